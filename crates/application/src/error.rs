@@ -1,0 +1,75 @@
+//! The one error type of the application layer.
+
+use domain::{FieldErrors, Tokens};
+use ports::{HasherError, StorageError, TokenError};
+
+/// Why a use case did not succeed. Each variant is one client-visible outcome; the HTTP edge maps
+/// each to exactly one status and `code` (see `crates/api/src/problem.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppError {
+    /// Input broke a rule; per-field messages.
+    #[error("invalid request")]
+    Validation(FieldErrors),
+    /// The username (case-insensitively) belongs to another account.
+    #[error("A user with that username already exists.")]
+    UsernameTaken,
+    /// Unknown user, wrong password or inactive account: deliberately indistinguishable.
+    #[error("No active account found with the given credentials")]
+    InvalidCredentials,
+    /// The token is unusable, or its user no longer exists or is inactive.
+    #[error("Given token not valid for any token type")]
+    TokenInvalid(TokenError),
+    /// The balance does not cover the price.
+    #[error("Insufficient tokens: {needed} needed, {available} left")]
+    InsufficientTokens {
+        /// The price.
+        needed: Tokens,
+        /// The balance.
+        available: Tokens,
+    },
+    /// The idempotency key was already used for a different request.
+    #[error("This Idempotency-Key was already used with a different request.")]
+    IdempotencyKeyReused,
+    /// A request with this idempotency key is still running after waiting for it.
+    #[error("A request with this Idempotency-Key is still in progress.")]
+    IdempotencyKeyInProgress,
+    /// The responder failed; the user was not charged.
+    #[error("The responder failed; you were not charged.")]
+    ResponderFailed,
+    /// The responder took too long; the user was not charged.
+    #[error("The responder timed out; you were not charged.")]
+    ResponderTimeout,
+    /// Storage is unreachable or busy; retry later.
+    #[error("Storage is temporarily unavailable; please retry.")]
+    StorageUnavailable,
+    /// A bug or corrupt data. The string is for logs only.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl AppError {
+    /// One field's single validation message.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::new();
+        errors.add(field, message);
+        Self::Validation(errors)
+    }
+}
+
+impl From<StorageError> for AppError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::Unavailable(reason) => {
+                tracing::warn!(%reason, "storage unavailable");
+                Self::StorageUnavailable
+            }
+            StorageError::Internal(reason) => Self::Internal(reason),
+        }
+    }
+}
+
+impl From<HasherError> for AppError {
+    fn from(error: HasherError) -> Self {
+        Self::Internal(error.to_string())
+    }
+}

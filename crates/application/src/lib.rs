@@ -1,0 +1,23 @@
+//! Use cases of chat-api. Each module is one thing a user or operator does; each use case holds the
+//! ports it needs as `Arc<dyn Port>` and is unit-tested against mockall mocks of them.
+//!
+//! Every use case fails with [`AppError`], which the HTTP edge maps once to a problem+json body.
+
+pub mod authenticate;
+pub mod error;
+pub mod login;
+pub mod refresh;
+pub mod register;
+pub mod send_chat;
+pub mod sweep;
+
+pub use authenticate::Authenticate;
+pub use error::AppError;
+pub use login::{Login, LoginTokens};
+pub use refresh::RefreshAccess;
+pub use register::Register;
+pub use send_chat::{ChargePolicy, SendChat, SendChatCommand};
+pub use sweep::SweepExpiredCharges;
+
+#[cfg(test)]
+mod test_support;

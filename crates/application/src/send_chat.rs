@@ -1,0 +1,164 @@
+//! `/chatView/`: one paid chat turn, following the charge protocol in `ports::chats`.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use domain::{ChatMessage, Pricing, User};
+use ports::{
+    ChatRecord, ChatRepository, ChatReservation, Clock, IdempotencyKey, Reservation, Responder,
+    ResponderError, Settlement,
+};
+use sha2::{Digest, Sha256};
+
+use crate::AppError;
+
+/// Longest accepted `Idempotency-Key` header, in bytes.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
+
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_KEY_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
+
+/// Money-related settings of the chat protocol.
+#[derive(Debug, Clone, Copy)]
+pub struct ChargePolicy {
+    /// Price and grant.
+    pub pricing: Pricing,
+    /// Longest the responder may take (enforced by the responder wrapper in the adapters).
+    pub responder_timeout: Duration,
+    /// Extra time after the responder timeout before the sweeper may refund a pending charge;
+    /// covers the settle transaction of a slow but live request.
+    pub settle_grace: Duration,
+}
+
+impl ChargePolicy {
+    fn pending_lifetime(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.responder_timeout + self.settle_grace)
+            .unwrap_or(chrono::Duration::MAX)
+    }
+}
+
+/// One chat request.
+#[derive(Debug, Clone)]
+pub struct SendChatCommand {
+    /// The authenticated sender.
+    pub user: User,
+    /// The message as sent.
+    pub message: String,
+    /// The `Idempotency-Key` header, if any.
+    pub idempotency_key: Option<String>,
+}
+
+/// Charges for and records one chat exchange.
+pub struct SendChat {
+    chats: Arc<dyn ChatRepository>,
+    responder: Arc<dyn Responder>,
+    clock: Arc<dyn Clock>,
+    policy: ChargePolicy,
+}
+
+impl SendChat {
+    /// Wires the use case.
+    pub fn new(
+        chats: Arc<dyn ChatRepository>,
+        responder: Arc<dyn Responder>,
+        clock: Arc<dyn Clock>,
+        policy: ChargePolicy,
+    ) -> Self {
+        Self { chats, responder, clock, policy }
+    }
+
+    /// Reserves the price, asks the responder, then settles or refunds. A retry with the same
+    /// idempotency key replays the stored exchange instead of charging again; a concurrent
+    /// duplicate waits for the first request and replays its answer.
+    pub async fn execute(&self, command: SendChatCommand) -> Result<ChatRecord, AppError> {
+        let message = ChatMessage::parse(&command.message)
+            .map_err(|e| AppError::invalid_field("message", e.message))?;
+        let idempotency_key = command.idempotency_key.map(|key| validate_key(key)).transpose()?;
+        let charge = loop {
+            let now = self.clock.now();
+            let reservation = ChatReservation {
+                user_id: command.user.id,
+                price: self.policy.pricing.price_per_message(),
+                now,
+                deadline: now + self.policy.pending_lifetime(),
+                idempotency: idempotency_key.as_ref().map(|key| IdempotencyKey {
+                    key: key.clone(),
+                    request_fingerprint: fingerprint(&message),
+                    not_before: now - IDEMPOTENCY_KEY_LIFETIME,
+                }),
+            };
+            match self.chats.reserve(reservation).await? {
+                Reservation::Reserved(charge) => break charge,
+                Reservation::Replay(record) => return Ok(record),
+                Reservation::InsufficientTokens { available } => {
+                    return Err(AppError::InsufficientTokens {
+                        needed: self.policy.pricing.price_per_message(),
+                        available,
+                    });
+                }
+                Reservation::KeyReused => return Err(AppError::IdempotencyKeyReused),
+                Reservation::InProgress => {
+                    let key = idempotency_key.as_deref().unwrap_or_default();
+                    self.wait_for_first_request(&command.user, key, now).await?;
+                }
+            }
+        };
+        fail::fail_point!("send_chat::after_reserve", |_| {
+            // A crash exactly between charge and response, for the crash test.
+            std::process::abort()
+        });
+        match self.responder.respond(&message).await {
+            Ok(response) => match self.chats.settle(charge, &message, &response, self.clock.now()).await? {
+                Settlement::Settled(record) => Ok(record),
+                Settlement::ChargeExpired => Err(AppError::ResponderTimeout),
+            },
+            Err(error) => {
+                let reason = error.to_string();
+                if let Err(refund_error) = self.chats.refund(charge, &reason, self.clock.now()).await {
+                    // The charge stays pending; the sweeper refunds it after its deadline.
+                    tracing::warn!(%refund_error, "refund deferred to the sweeper");
+                }
+                Err(match error {
+                    ResponderError::Failed(_) => AppError::ResponderFailed,
+                    ResponderError::Timeout => AppError::ResponderTimeout,
+                })
+            }
+        }
+    }
+
+    /// Waits for a concurrent request holding the same key; the caller then reserves again and
+    /// gets the replay (or the key, if the first request was refunded).
+    async fn wait_for_first_request(&self, user: &User, key: &str, since: DateTime<Utc>) -> Result<(), AppError> {
+        let give_up_at = since + self.policy.pending_lifetime();
+        self.chats.wait_for_idempotency_key(user.id, key, give_up_at).await?;
+        if self.clock.now() >= give_up_at {
+            return Err(AppError::IdempotencyKeyInProgress);
+        }
+        Ok(())
+    }
+}
+
+fn validate_key(key: String) -> Result<String, AppError> {
+    let valid = !key.is_empty()
+        && key.len() <= MAX_IDEMPOTENCY_KEY_BYTES
+        && key.chars().all(|c| c.is_ascii_graphic());
+    if valid {
+        Ok(key)
+    } else {
+        Err(AppError::invalid_field(
+            "Idempotency-Key",
+            format!("Must be 1–{MAX_IDEMPOTENCY_KEY_BYTES} visible ASCII characters."),
+        ))
+    }
+}
+
+/// What makes two requests "the same" for idempotency: the validated message.
+fn fingerprint(message: &ChatMessage) -> String {
+    Sha256::digest(message.as_str().as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

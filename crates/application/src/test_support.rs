@@ -1,0 +1,49 @@
+//! Fixtures shared by the use-case tests.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use domain::{Tokens, User, UserId, Username};
+use ports::{Clock, MockClock};
+
+/// 2025-01-01T12:00:00Z, the timestamp of DESIGN.md's example.
+pub fn noon() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).single().unwrap_or_default()
+}
+
+/// A clock stuck at [`noon`].
+pub fn fixed_clock() -> Arc<dyn Clock> {
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(noon);
+    Arc::new(clock)
+}
+
+/// An active, non-admin user.
+pub fn user(id: i64, tokens: i64) -> User {
+    User {
+        id: UserId(id),
+        username: Username::from_trusted(format!("user{id}")),
+        tokens: Tokens::new(tokens),
+        is_active: true,
+        is_superuser: false,
+        date_joined: noon(),
+    }
+}
+
+/// What a mock issuer hands out: `access-<id>` / `refresh-<id>`, valid for five minutes.
+pub fn issued(user_id: UserId, kind: ports::TokenKind, now: DateTime<Utc>) -> ports::IssuedToken {
+    let prefix = match kind {
+        ports::TokenKind::Access => "access",
+        ports::TokenKind::Refresh => "refresh",
+    };
+    ports::IssuedToken {
+        token: format!("{prefix}-{}", user_id.0),
+        claims: ports::Claims {
+            user_id,
+            kind,
+            jti: uuid::Uuid::nil(),
+            issued_at: now,
+            expires_at: now + chrono::Duration::minutes(5),
+        },
+    }
+}

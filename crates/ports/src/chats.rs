@@ -1,0 +1,130 @@
+//! Chats and the charge protocol of DESIGN.md §3, invariant 4:
+//!
+//! 1. [`ChatRepository::reserve`] takes the price (conditional debit + `chat_debit` ledger entry) and
+//!    records a *pending charge* with a deadline, in one transaction.
+//! 2. The responder is asked, outside any transaction.
+//! 3. Either [`ChatRepository::settle`] stores the chat and closes the charge, or
+//!    [`ChatRepository::refund`] gives the price back (`refund` entry), again in one transaction.
+//! 4. Charges a crash left pending are refunded by [`ChatRepository::refund_expired`] once their
+//!    deadline has passed.
+//!
+//! Steps 3 and 4 both act only on a charge that is still pending (a conditional update), so exactly
+//! one of them wins, however many processes race.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{ChatMessage, Tokens, UserId};
+use uuid::Uuid;
+
+use crate::error::StorageError;
+
+/// Identity of one pending or closed charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChargeId(pub Uuid);
+
+/// A client-chosen key that makes a chat request safe to retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The `Idempotency-Key` header value.
+    pub key: String,
+    /// Fingerprint of the request body, to tell a retry from a different request reusing the key.
+    pub request_fingerprint: String,
+    /// Keys older than this are forgotten and may be used afresh.
+    pub not_before: DateTime<Utc>,
+}
+
+/// What step 1 of the protocol needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatReservation {
+    /// Who pays.
+    pub user_id: UserId,
+    /// How much.
+    pub price: Tokens,
+    /// Now.
+    pub now: DateTime<Utc>,
+    /// After this, the sweeper may refund the charge if the request has not settled it.
+    pub deadline: DateTime<Utc>,
+    /// Present when the client sent an `Idempotency-Key`.
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// Result of [`ChatRepository::reserve`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    /// The price was taken; the charge is pending.
+    Reserved(ChargeId),
+    /// The balance is below the price; nothing was written.
+    InsufficientTokens {
+        /// The balance at the time of the attempt.
+        available: Tokens,
+    },
+    /// The idempotency key already produced this chat; nothing was written or charged.
+    Replay(ChatRecord),
+    /// A request with the same idempotency key is still running; nothing was written.
+    InProgress,
+    /// The idempotency key was used with a different request body; nothing was written.
+    KeyReused,
+}
+
+/// A stored chat exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatRecord {
+    /// Database identity.
+    pub id: i64,
+    /// Who chatted.
+    pub user_id: UserId,
+    /// What they said.
+    pub message: String,
+    /// What the responder answered.
+    pub response: String,
+    /// When the exchange was recorded.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// Result of [`ChatRepository::settle`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// The chat is stored and the charge closed.
+    Settled(ChatRecord),
+    /// The charge was no longer pending (the sweeper refunded it after its deadline); nothing was
+    /// stored and the user was not charged.
+    ChargeExpired,
+}
+
+/// Stores chats and runs the charge protocol.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait ChatRepository: Send + Sync {
+    /// Step 1. In one transaction: claims the idempotency key if any, then debits the price only if
+    /// the balance covers it and records the pending charge and its `chat_debit` entry. MUST never
+    /// take a balance below zero, whatever the concurrency.
+    async fn reserve(&self, reservation: ChatReservation) -> Result<Reservation, StorageError>;
+
+    /// Step 3, success. If `charge` is still pending: stores the chat, closes the charge and
+    /// completes its idempotency key. Otherwise `ChargeExpired` and nothing is written.
+    async fn settle(
+        &self,
+        charge: ChargeId,
+        message: &ChatMessage,
+        response: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Settlement, StorageError>;
+
+    /// Step 3, failure. If `charge` is still pending: gives the price back with a `refund` entry
+    /// carrying `reason`, and releases its idempotency key so the client may retry. Returns whether
+    /// this call did the refund.
+    async fn refund(&self, charge: ChargeId, reason: &str, at: DateTime<Utc>) -> Result<bool, StorageError>;
+
+    /// Step 4. Refunds every charge still pending whose deadline is before `now`; returns how many.
+    async fn refund_expired(&self, now: DateTime<Utc>) -> Result<u64, StorageError>;
+
+    /// Waits (bounded by `until`) while a request holding `key` for `user_id` is in progress, so a
+    /// concurrent duplicate can then replay its answer. Returns early once the key is completed
+    /// or released.
+    async fn wait_for_idempotency_key(
+        &self,
+        user_id: UserId,
+        key: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StorageError>;
+}

@@ -1,0 +1,30 @@
+//! Ports: what the application core asks of storage, crypto, time and the AI model.
+//!
+//! Each repository method is one atomic operation (a unit of work), so the core never needs to know
+//! about transactions. Each trait states its error contract; adapters must honour it, and the
+//! storage contract suite in `crates/adapters/tests` checks that they do. With the `mocks` feature
+//! every trait gets a `Mock*` twin from mockall.
+
+pub mod chats;
+pub mod clock;
+pub mod error;
+pub mod hasher;
+pub mod responder;
+pub mod tokens;
+pub mod users;
+
+pub use chats::{
+    ChargeId, ChatRecord, ChatRepository, ChatReservation, IdempotencyKey, Reservation, Settlement,
+};
+pub use clock::Clock;
+pub use error::StorageError;
+pub use hasher::{HasherError, PasswordHash, PasswordHasher};
+pub use responder::{Responder, ResponderError};
+pub use tokens::{Claims, IssuedToken, TokenError, TokenIssuer, TokenKind};
+pub use users::{CreatedUser, NewUser, UserCredentials, UserRepository};
+
+#[cfg(feature = "mocks")]
+pub use {
+    chats::MockChatRepository, clock::MockClock, hasher::MockPasswordHasher,
+    responder::MockResponder, tokens::MockTokenIssuer, users::MockUserRepository,
+};
