@@ -1,0 +1,7 @@
+//! Password hashing and token signing.
+
+pub mod bcrypt_hasher;
+pub mod jwt;
+
+pub use bcrypt_hasher::BcryptHasher;
+pub use jwt::{JwtIssuer, JwtSettings};

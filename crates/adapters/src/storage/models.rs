@@ -1,0 +1,151 @@
+//! Rows as diesel reads and writes them, and their conversion to domain values.
+#![allow(missing_docs)]
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use domain::{Tokens, User, UserId, Username};
+use ports::{ChatRecord, PasswordHash, UserCredentials};
+
+use super::schema::{chat_charges, chats, idempotency_keys, ledger_entries, users};
+
+/// A `users` row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub tokens: i64,
+    pub is_active: bool,
+    pub is_superuser: bool,
+    pub date_joined: NaiveDateTime,
+}
+
+impl UserRow {
+    /// The account, without its hash.
+    pub fn into_user(self) -> User {
+        User {
+            id: UserId(self.id),
+            username: Username::from_trusted(self.username),
+            tokens: Tokens::new(self.tokens),
+            is_active: self.is_active,
+            is_superuser: self.is_superuser,
+            date_joined: self.date_joined.and_utc(),
+        }
+    }
+
+    /// The account with its hash.
+    pub fn into_credentials(self) -> UserCredentials {
+        let password_hash = PasswordHash(self.password_hash.clone());
+        UserCredentials { user: self.into_user(), password_hash }
+    }
+}
+
+/// A new `users` row.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUserRow<'a> {
+    pub username: &'a str,
+    pub username_key: &'a str,
+    pub password_hash: &'a str,
+    pub tokens: i64,
+    pub is_active: bool,
+    pub is_superuser: bool,
+    pub date_joined: NaiveDateTime,
+}
+
+/// A `chats` row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = chats)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct ChatRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub message: String,
+    pub response: String,
+    pub timestamp: NaiveDateTime,
+}
+
+impl From<ChatRow> for ChatRecord {
+    fn from(row: ChatRow) -> Self {
+        ChatRecord {
+            id: row.id,
+            user_id: UserId(row.user_id),
+            message: row.message,
+            response: row.response,
+            timestamp: row.timestamp.and_utc(),
+        }
+    }
+}
+
+/// A new `chats` row.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = chats)]
+pub struct NewChatRow<'a> {
+    pub user_id: i64,
+    pub message: &'a str,
+    pub response: &'a str,
+    pub timestamp: NaiveDateTime,
+}
+
+/// A new `ledger_entries` row.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = ledger_entries)]
+pub struct NewLedgerEntry<'a> {
+    pub user_id: i64,
+    pub amount: i64,
+    pub kind: &'a str,
+    pub reason: &'a str,
+    pub reference: Option<&'a str>,
+    pub actor_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+/// A new `chat_charges` row.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = chat_charges)]
+pub struct NewChargeRow<'a> {
+    pub id: &'a str,
+    pub user_id: i64,
+    pub amount: i64,
+    pub status: &'a str,
+    pub deadline: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}
+
+/// An `idempotency_keys` row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_keys)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct IdempotencyRow {
+    pub user_id: i64,
+    pub key: String,
+    pub request_fingerprint: String,
+    pub charge_id: String,
+    pub chat_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Charge states, as stored.
+pub mod charge_status {
+    /// Price taken, chat not yet stored.
+    pub const PENDING: &str = "pending";
+    /// Chat stored; the charge is final.
+    pub const SETTLED: &str = "settled";
+    /// Price given back.
+    pub const REFUNDED: &str = "refunded";
+}
+
+/// One user's balance next to the sum of its ledger (check-ledger).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct LedgerTotalsRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub user_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub username: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub balance: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub entries_sum: i64,
+}

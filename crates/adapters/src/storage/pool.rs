@@ -1,0 +1,240 @@
+//! Connection pools for either backend, per-connection setup, and migrations.
+
+use std::time::Duration;
+
+use diesel::{
+    Connection, PgConnection, RunQueryDsl, SqliteConnection,
+    connection::SimpleConnection,
+    r2d2::{ConnectionManager, CustomizeConnection, Pool},
+};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::url::DatabaseUrl;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// Key of the PostgreSQL advisory lock held while migrating, so replicas starting together
+/// migrate one at a time ("chatapi" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x63_68_61_74_61_70_69;
+
+/// Tuning of the pool and of every connection it opens.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Connections kept at most.
+    pub max_connections: u32,
+    /// Longest a request waits for a free connection before it gets 503.
+    pub acquire_timeout: Duration,
+    /// SQLite: how long a writer waits for the write lock before giving up.
+    pub busy_timeout: Duration,
+    /// PostgreSQL: longest any one statement may run.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(2),
+            busy_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The connection pool of the configured backend.
+#[derive(Clone)]
+pub enum Database {
+    /// An embedded SQLite file.
+    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+    /// A PostgreSQL server.
+    Postgres(Pool<ConnectionManager<PgConnection>>),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Sqlite(_) => "Database::Sqlite",
+            Self::Postgres(_) => "Database::Postgres",
+        })
+    }
+}
+
+/// Opening or migrating the database failed at startup.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// No connection could be opened.
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    /// A migration failed; the database is left at the last good version.
+    #[error("migration failed: {0}")]
+    Migrate(String),
+}
+
+#[derive(Debug)]
+struct SqliteSetup {
+    busy_timeout: Duration,
+}
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteSetup {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+            self.busy_timeout.as_millis()
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+#[derive(Debug)]
+struct PostgresSetup {
+    statement_timeout: Duration,
+}
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for PostgresSetup {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&format!(
+            "SET statement_timeout = {}; SET TIME ZONE 'UTC';",
+            self.statement_timeout.as_millis()
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl Database {
+    /// Opens a pool. SQLite files are created if missing and switched to WAL, so readers never
+    /// block the writer.
+    pub fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self, DatabaseError> {
+        let connect_error = |e: r2d2::Error| DatabaseError::Connect(e.to_string());
+        match url {
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_string_lossy().into_owned();
+                let mut first = SqliteConnection::establish(&path).map_err(|e| DatabaseError::Connect(e.to_string()))?;
+                first
+                    .batch_execute(&format!("PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL;", settings.busy_timeout.as_millis()))
+                    .map_err(|e| DatabaseError::Connect(e.to_string()))?;
+                let pool = Pool::builder()
+                    .max_size(settings.max_connections)
+                    .connection_timeout(settings.acquire_timeout)
+                    .connection_customizer(Box::new(SqliteSetup { busy_timeout: settings.busy_timeout }))
+                    .build(ConnectionManager::new(path))
+                    .map_err(connect_error)?;
+                Ok(Self::Sqlite(pool))
+            }
+            DatabaseUrl::Postgres(url) => {
+                let pool = Pool::builder()
+                    .max_size(settings.max_connections)
+                    .min_idle(Some(1))
+                    .connection_timeout(settings.acquire_timeout)
+                    .connection_customizer(Box::new(PostgresSetup { statement_timeout: settings.statement_timeout }))
+                    .build(ConnectionManager::new(url.clone()))
+                    .map_err(connect_error)?;
+                Ok(Self::Postgres(pool))
+            }
+        }
+    }
+
+    /// Applies pending migrations; returns how many ran. Safe when several processes start at
+    /// once: SQLite serialises them with `BEGIN IMMEDIATE`, PostgreSQL with an advisory lock.
+    pub fn migrate(&self) -> Result<usize, DatabaseError> {
+        let migrate_error = |e: &dyn std::fmt::Display| DatabaseError::Migrate(e.to_string());
+        match self {
+            Self::Sqlite(pool) => {
+                let mut conn = pool.get().map_err(|e| migrate_error(&e))?;
+                conn.immediate_transaction(|conn| {
+                    conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                        .map(|applied| applied.len())
+                        .map_err(|e| MigrationFailure(e.to_string()))
+                })
+                .map_err(|e| migrate_error(&e))
+            }
+            Self::Postgres(pool) => {
+                let mut conn = pool.get().map_err(|e| migrate_error(&e))?;
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                    .execute(&mut *conn)
+                    .map_err(|e| migrate_error(&e))?;
+                let result = conn
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|applied| applied.len())
+                    .map_err(|e| migrate_error(&e));
+                let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                    .execute(&mut *conn)
+                    .map_err(|e| migrate_error(&e));
+                let applied = result?;
+                unlocked?;
+                Ok(applied)
+            }
+        }
+    }
+
+    /// True when every embedded migration has been applied (readiness).
+    pub fn migrations_current(&self) -> Result<bool, DatabaseError> {
+        let check_error = |e: &dyn std::fmt::Display| DatabaseError::Migrate(e.to_string());
+        match self {
+            Self::Sqlite(pool) => {
+                let mut conn = pool.get().map_err(|e| check_error(&e))?;
+                conn.has_pending_migration(SQLITE_MIGRATIONS).map(|p| !p).map_err(|e| check_error(&e))
+            }
+            Self::Postgres(pool) => {
+                let mut conn = pool.get().map_err(|e| check_error(&e))?;
+                conn.has_pending_migration(POSTGRES_MIGRATIONS).map(|p| !p).map_err(|e| check_error(&e))
+            }
+        }
+    }
+
+    /// Reverts every migration, newest first (for the up-down-up migration test).
+    pub fn revert_all(&self) -> Result<usize, DatabaseError> {
+        let revert_error = |e: &dyn std::fmt::Display| DatabaseError::Migrate(e.to_string());
+        match self {
+            Self::Sqlite(pool) => {
+                let mut conn = pool.get().map_err(|e| revert_error(&e))?;
+                conn.revert_all_migrations(SQLITE_MIGRATIONS).map(|v| v.len()).map_err(|e| revert_error(&e))
+            }
+            Self::Postgres(pool) => {
+                let mut conn = pool.get().map_err(|e| revert_error(&e))?;
+                conn.revert_all_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()).map_err(|e| revert_error(&e))
+            }
+        }
+    }
+}
+
+/// A migration error carried through a diesel transaction.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct MigrationFailure(String);
+
+impl From<diesel::result::Error> for MigrationFailure {
+    fn from(error: diesel::result::Error) -> Self {
+        Self(error.to_string())
+    }
+}
+
+/// A transaction that may write. On SQLite it begins `IMMEDIATE`: a deferred transaction that reads
+/// first and writes later can fail with `SQLITE_BUSY` at once, bypassing the busy timeout.
+pub trait WriteTransaction: Connection {
+    /// Runs `f` in a write transaction; commits on `Ok`, rolls back on `Err`.
+    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>;
+}
+
+impl WriteTransaction for SqliteConnection {
+    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.immediate_transaction(f)
+    }
+}
+
+impl WriteTransaction for PgConnection {
+    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.transaction(f)
+    }
+}

@@ -1,0 +1,74 @@
+//! Diesel's view of the tables in `migrations/{sqlite,postgres}`. One schema serves both backends:
+//! the migrations use types that map to the same diesel SQL types on each.
+#![allow(missing_docs)]
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        username_key -> Text,
+        password_hash -> Text,
+        tokens -> BigInt,
+        is_active -> Bool,
+        is_superuser -> Bool,
+        date_joined -> Timestamp,
+    }
+}
+
+diesel::table! {
+    chats (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        message -> Text,
+        response -> Text,
+        timestamp -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        amount -> BigInt,
+        kind -> Text,
+        reason -> Text,
+        reference -> Nullable<Text>,
+        actor_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    chat_charges (id) {
+        id -> Text,
+        user_id -> BigInt,
+        amount -> BigInt,
+        status -> Text,
+        deadline -> Timestamp,
+        created_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+        chat_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> BigInt,
+        key -> Text,
+        request_fingerprint -> Text,
+        charge_id -> Text,
+        chat_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    server_settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::joinable!(chats -> users (user_id));
+diesel::joinable!(chat_charges -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, chats, ledger_entries, chat_charges, idempotency_keys, server_settings);

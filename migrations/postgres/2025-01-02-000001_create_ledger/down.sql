@@ -1,0 +1,3 @@
+DROP TABLE idempotency_keys;
+DROP TABLE chat_charges;
+DROP TABLE ledger_entries;

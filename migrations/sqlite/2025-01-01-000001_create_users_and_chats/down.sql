@@ -1,0 +1,2 @@
+DROP TABLE chats;
+DROP TABLE users;
