@@ -1,1 +1,16 @@
+//! chat-api's outermost layer: the actix-web HTTP edge, the CLI, and the composition root that
+//! wires adapters into use cases. Nothing inside the core depends on anything here.
 
+pub mod cli;
+pub mod extract;
+pub mod problem;
+mod routes;
+pub mod secret;
+pub mod settings;
+pub mod startup;
+pub mod state;
+mod sweeper;
+pub mod telemetry;
+
+pub use settings::Settings;
+pub use startup::{Application, Overrides, StartupError};

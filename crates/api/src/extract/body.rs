@@ -1,0 +1,149 @@
+//! Request bodies: JSON or `application/x-www-form-urlencoded` (as DRF accepts both), at most
+//! 64 KiB, read into named fields with DRF-style per-field errors.
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use domain::FieldErrors;
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+
+use crate::problem::ApiError;
+
+/// Largest accepted body. A 4000-character message written entirely as `\uXXXX` escapes is
+/// 24 000 bytes plus framing, well inside.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The fields of a JSON object or form body.
+#[derive(Debug, Default)]
+pub struct FormOrJson(Map<String, Value>);
+
+impl FormOrJson {
+    /// The string field `name`; records "required", "null" or "not a string" errors. Numbers,
+    /// booleans and objects are refused: a wrong type is a client bug worth reporting.
+    pub fn string(&self, name: &str, errors: &mut FieldErrors) -> Option<String> {
+        match self.0.get(name) {
+            Some(Value::String(value)) => Some(value.clone()),
+            Some(Value::Null) => {
+                errors.add(name, "This field may not be null.");
+                None
+            }
+            Some(_) => {
+                errors.add(name, "Not a valid string.");
+                None
+            }
+            None => {
+                errors.add(name, "This field is required.");
+                None
+            }
+        }
+    }
+
+    fn parse(content_type: &str, body: &[u8]) -> Result<Self, ApiError> {
+        let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "application/json" => match serde_json::from_slice::<Value>(body) {
+                Ok(Value::Object(map)) => Ok(Self(map)),
+                Ok(other) => Err(ApiError::MalformedBody(format!(
+                    "Invalid data. Expected a dictionary, but got {}.",
+                    json_type_name(&other)
+                ))),
+                Err(error) => Err(ApiError::MalformedBody(format!("JSON parse error - {error}"))),
+            },
+            "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+                .map(|pairs| Self(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()))
+                .map_err(|error| ApiError::MalformedBody(format!("Form parse error - {error}"))),
+            // No body at all: DRF reads that as an empty form, so the fields are reported missing.
+            "" if body.is_empty() => Ok(Self::default()),
+            _ => Err(ApiError::UnsupportedMediaType(essence)),
+        }
+    }
+}
+
+fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+impl FromRequest for FormOrJson {
+    type Error = ApiError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|value| value.to_str().unwrap_or("invalid").to_owned())
+            .unwrap_or_default();
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<usize>().ok());
+        let mut stream = payload.take();
+        Box::pin(async move {
+            if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
+                return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| ApiError::MalformedBody(format!("could not read body: {e}")))?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Self::parse(&content_type, &body)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(content_type: &str, body: &str) -> Result<FormOrJson, ApiError> {
+        FormOrJson::parse(content_type, body.as_bytes())
+    }
+
+    #[test]
+    fn json_and_form_bodies_give_the_same_fields() {
+        let mut errors = FieldErrors::new();
+        let json = fields("application/json; charset=utf-8", r#"{"username":"jo","extra":1}"#).unwrap();
+        let form = fields("application/x-www-form-urlencoded", "username=jo&extra=1").unwrap();
+        assert_eq!(json.string("username", &mut errors), Some("jo".into()));
+        assert_eq!(form.string("username", &mut errors), Some("jo".into()));
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn wrong_types_missing_and_null_fields_are_reported_per_field() {
+        let body = fields("application/json", r#"{"a": 1, "b": null, "c": ["x"]}"#).unwrap();
+        let mut errors = FieldErrors::new();
+        for name in ["a", "b", "c", "d"] {
+            assert_eq!(body.string(name, &mut errors), None);
+        }
+        assert_eq!(errors.fields().len(), 4);
+        assert_eq!(errors.fields()["d"], vec!["This field is required.".to_owned()]);
+    }
+
+    #[test]
+    fn non_objects_malformed_json_and_other_media_types_are_refused() {
+        assert!(matches!(fields("application/json", "[1]"), Err(ApiError::MalformedBody(_))));
+        assert!(matches!(fields("application/json", "{\"a\":"), Err(ApiError::MalformedBody(_))));
+        assert!(matches!(fields("application/json", ""), Err(ApiError::MalformedBody(_))));
+        assert!(matches!(fields("text/plain", "a=b"), Err(ApiError::UnsupportedMediaType(_))));
+        assert!(matches!(fields("", "{}"), Err(ApiError::UnsupportedMediaType(_))));
+        assert!(fields("", "").is_ok_and(|f| f.0.is_empty()));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(matches!(fields("application/json", &deep), Err(ApiError::MalformedBody(_))));
+    }
+}

@@ -1,0 +1,7 @@
+//! Request extractors that turn every malformed request into a typed [`crate::problem::ApiError`].
+
+pub mod auth;
+pub mod body;
+
+pub use auth::{BearerToken, CurrentUser};
+pub use body::FormOrJson;

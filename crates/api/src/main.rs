@@ -1,0 +1,5 @@
+//! The `chat-api` binary.
+
+fn main() -> std::process::ExitCode {
+    api::cli::run()
+}

@@ -1,0 +1,138 @@
+//! The one place errors become HTTP responses: RFC 9457 `application/problem+json` bodies with the
+//! `detail` DRF clients read and a stable machine-readable `code` (DESIGN.md §1).
+
+use actix_web::{
+    HttpResponse, ResponseError,
+    http::{StatusCode, header},
+};
+use application::AppError;
+use domain::FieldErrors;
+use serde::Serialize;
+
+/// Everything a request can fail with: use-case errors plus what only the HTTP edge knows.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A use case refused.
+    #[error(transparent)]
+    App(#[from] AppError),
+    /// The body is not valid JSON / form data, or not an object.
+    #[error("{0}")]
+    MalformedBody(String),
+    /// The body exceeds the size limit.
+    #[error("Request body exceeds {limit} bytes.")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Neither JSON nor form data.
+    #[error("Unsupported media type {0:?}; send application/json or application/x-www-form-urlencoded.")]
+    UnsupportedMediaType(String),
+    /// No usable `Authorization` header.
+    #[error("Authentication credentials were not provided.")]
+    NotAuthenticated,
+    /// No such route.
+    #[error("Not found.")]
+    NotFound,
+    /// The route exists with other methods.
+    #[error("Method not allowed.")]
+    MethodNotAllowed,
+}
+
+/// The problem+json body.
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+impl ApiError {
+    /// Status and stable code, the contract clients branch on.
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::App(error) => match error {
+                AppError::Validation(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+                AppError::UsernameTaken => (StatusCode::BAD_REQUEST, "username_taken"),
+                AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+                AppError::TokenInvalid(_) => (StatusCode::UNAUTHORIZED, "token_invalid"),
+                AppError::InsufficientTokens { .. } => (StatusCode::PAYMENT_REQUIRED, "insufficient_tokens"),
+                AppError::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
+                AppError::IdempotencyKeyInProgress => (StatusCode::CONFLICT, "idempotency_key_in_progress"),
+                AppError::ResponderFailed => (StatusCode::BAD_GATEWAY, "responder_failed"),
+                AppError::ResponderTimeout => (StatusCode::GATEWAY_TIMEOUT, "responder_timeout"),
+                AppError::StorageUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+                AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            },
+            Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Self::NotAuthenticated => (StatusCode::UNAUTHORIZED, "not_authenticated"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        }
+    }
+
+    fn field_errors(&self) -> Option<&FieldErrors> {
+        match self {
+            Self::App(AppError::Validation(errors)) => Some(errors),
+            _ => None,
+        }
+    }
+
+    /// What the client reads. Validation errors lead with their first field message, as DRF
+    /// clients expect one readable line.
+    fn detail(&self) -> String {
+        match self.field_errors().and_then(FieldErrors::first_message) {
+            Some((field, message)) => format!("{field}: {message}"),
+            None => self.to_string(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (status, code) = self.status_and_code();
+        if let Self::App(AppError::Internal(reason)) = self {
+            tracing::error!(%reason, "internal error");
+        }
+        let body = Problem {
+            kind: format!("urn:chat-api:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.detail(),
+            code,
+            errors: self.field_errors().map(FieldErrors::fields),
+        };
+        let mut response = HttpResponse::build(status);
+        response.content_type("application/problem+json");
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Token realm=\"api\""));
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
+        response.body(serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}")))
+    }
+}
+
+/// Default service: unknown paths are problem+json 404s, not actix's empty body.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+/// Default service of every resource: wrong methods are problem+json 405s.
+pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}

@@ -1,0 +1,58 @@
+//! `/chatView/` and `/token_balance/`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use application::{AppError, SendChatCommand};
+use chrono::SecondsFormat;
+use serde::Serialize;
+use serde_json::json;
+
+use super::accounts::required_strings;
+use crate::{
+    extract::{CurrentUser, FormOrJson},
+    problem::ApiError,
+    state::AppState,
+};
+
+/// `POST /chatView/` → `{"user", "message", "response", "timestamp"}`, 100 tokens charged.
+///
+/// The use case runs in its own task: a client that disconnects mid-request cannot cancel a
+/// chat half-way, so the exchange is stored (and replayable by its `Idempotency-Key`) or refunded.
+pub async fn send(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    request: HttpRequest,
+    body: FormOrJson,
+) -> Result<HttpResponse, ApiError> {
+    let [message] = required_strings(&body, ["message"])?;
+    let idempotency_key = match request.headers().get("Idempotency-Key") {
+        None => None,
+        Some(value) => Some(value.to_str().map(str::to_owned).map_err(|_| {
+            AppError::invalid_field("Idempotency-Key", "Must be 1–255 visible ASCII characters.")
+        })?),
+    };
+    let send_chat = state.send_chat.clone();
+    let command = SendChatCommand { user, message, idempotency_key };
+    let record = tokio::spawn(async move { send_chat.execute(command).await })
+        .await
+        .map_err(|e| AppError::Internal(format!("chat task failed: {e}")))??;
+    Ok(HttpResponse::Ok().json(ChatResponse {
+        user: record.user_id.0,
+        timestamp: record.timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        message: record.message,
+        response: record.response,
+    }))
+}
+
+/// The seed's chat body, fields in the seed's order.
+#[derive(Serialize)]
+struct ChatResponse {
+    user: i64,
+    message: String,
+    response: String,
+    timestamp: String,
+}
+
+/// `GET /token_balance/` → `{"tokens": 3900}`.
+pub async fn balance(CurrentUser(user): CurrentUser) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"tokens": user.tokens.get()}))
+}

@@ -1,0 +1,25 @@
+//! The HTTP contract of DESIGN.md §1. Seed paths answer with and without their trailing slash
+//! (no redirect: clients that do not follow redirects must keep working).
+
+mod accounts;
+mod chat;
+
+use actix_web::{Route, web};
+
+use crate::problem::method_not_allowed;
+
+/// Registers every API route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    seed_route(cfg, "/register", || web::post().to(accounts::register));
+    seed_route(cfg, "/login", || web::post().to(accounts::login));
+    seed_route(cfg, "/token/refresh", || web::post().to(accounts::refresh));
+    seed_route(cfg, "/chatView", || web::post().to(chat::send));
+    seed_route(cfg, "/token_balance", || web::get().to(chat::balance));
+}
+
+/// Serves `route` at `path/` and `path`; other methods get a problem+json 405.
+fn seed_route(cfg: &mut web::ServiceConfig, path: &str, route: impl Fn() -> Route) {
+    for path in [format!("{path}/"), path.to_owned()] {
+        cfg.service(web::resource(path).route(route()).default_service(web::to(method_not_allowed)));
+    }
+}
