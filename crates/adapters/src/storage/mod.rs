@@ -107,6 +107,11 @@ impl DieselStorage {
             .collect())
     }
 
+    /// How many chats `user_id` has stored.
+    pub async fn chat_count(&self, user_id: UserId) -> Result<i64, StorageError> {
+        self.blocking(move |db| dispatch!(db, chat_count(user_id))).await
+    }
+
     /// The value stored under `name`, storing `candidate` first if there is none.
     pub async fn get_or_insert_setting(&self, name: &str, candidate: &str) -> Result<String, StorageError> {
         let (name, candidate) = (name.to_owned(), candidate.to_owned());

@@ -184,6 +184,11 @@ macro_rules! chat_queries {
                 .load(conn)
         }
 
+        /// How many chats a user has stored.
+        pub fn chat_count(conn: &mut $conn, user_id: UserId) -> QueryResult<i64> {
+            chats::table.filter(chats::user_id.eq(user_id.0)).count().get_result(conn)
+        }
+
         /// Whether the key is still held by a running request: `Some(true)` while in progress,
         /// `Some(false)` once completed, `None` when absent or released.
         pub fn idempotency_in_progress(conn: &mut $conn, user_id: UserId, key: &str) -> QueryResult<Option<bool>> {

@@ -1,0 +1,141 @@
+//! Throwaway databases for tests, on either backend, and the skip policy of DESIGN.md §5:
+//! PostgreSQL tests run when `CHAT_API_TEST_PG_URL` is set and otherwise skip with a visible
+//! message, unless `CHAT_API_TEST_REQUIRE_ALL=1`, under which a skip fails the test.
+#![allow(clippy::expect_used)]
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use tempfile::TempDir;
+
+/// URL of a PostgreSQL server (any database on it) on which tests may create databases.
+pub const PG_URL_VAR: &str = "CHAT_API_TEST_PG_URL";
+/// When `1`, a test that would skip fails instead.
+pub const REQUIRE_ALL_VAR: &str = "CHAT_API_TEST_REQUIRE_ALL";
+
+/// The storage backends every storage-touching test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file in a temporary directory.
+    Sqlite,
+    /// A fresh database on the server named by `CHAT_API_TEST_PG_URL`.
+    Postgres,
+}
+
+/// Prints why a test is skipped, or panics if skipping is not allowed.
+pub fn skip(test: &str, reason: &str) {
+    if std::env::var(REQUIRE_ALL_VAR).is_ok_and(|v| v == "1") {
+        panic!("{test}: would skip ({reason}), but {REQUIRE_ALL_VAR}=1");
+    }
+    println!("SKIPPED {test}: {reason}");
+    eprintln!("SKIPPED {test}: {reason}");
+}
+
+/// The PostgreSQL server URL, if tests may use one.
+pub fn pg_server_url() -> Option<String> {
+    std::env::var(PG_URL_VAR).ok().filter(|url| !url.trim().is_empty())
+}
+
+/// Whether `backend` can run here; prints the skip (or fails under REQUIRE_ALL) if not.
+pub fn available(backend: Backend, test: &str) -> bool {
+    match backend {
+        Backend::Sqlite => true,
+        Backend::Postgres if pg_server_url().is_some() => true,
+        Backend::Postgres => {
+            skip(test, &format!("{PG_URL_VAR} is not set"));
+            false
+        }
+    }
+}
+
+/// A database that exists for one test and is removed afterwards.
+pub struct TestDatabase {
+    /// The URL to configure the service with.
+    pub url: String,
+    _dir: Option<TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// Creates an empty database on `backend` (call [`available`] first).
+    pub fn create(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}", dir.path().join("chat-api.db").display());
+                Self { url, _dir: Some(dir), postgres: None }
+            }
+            Backend::Postgres => {
+                let server = pg_server_url().expect("CHAT_API_TEST_PG_URL is set");
+                let name = format!("chat_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::establish(&server).expect("connect to the test PostgreSQL server");
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");
+                let url = with_database(&server, &name);
+                Self { url, _dir: None, postgres: Some((server, name)) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((server, name)) = &self.postgres {
+            if let Ok(mut admin) = PgConnection::establish(server) {
+                let _best_effort = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+            }
+        }
+    }
+}
+
+/// `url` with its database name replaced by `database`.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+/// Declares an async test once and runs it on every backend: `name::sqlite` and
+/// `name::postgres`. The test function receives the [`Backend`].
+#[macro_export]
+macro_rules! backend_tests {
+    ($($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block)*) => {
+        $(
+            $(#[$meta])*
+            async fn $name($backend: $crate::Backend) $body
+
+            mod $name {
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await;
+                }
+
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if $crate::available($crate::Backend::Postgres, concat!(module_path!(), "::postgres")) {
+                        super::$name($crate::Backend::Postgres).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_are_swapped_in_urls() {
+        assert_eq!(with_database("postgres://u@h:5/postgres", "x"), "postgres://u@h:5/x");
+        assert_eq!(with_database("postgres://u@h:5", "x"), "postgres://u@h:5/x");
+        assert_eq!(with_database("postgresql://h/db?sslmode=disable", "x"), "postgresql://h/x?sslmode=disable");
+    }
+}
