@@ -54,7 +54,10 @@ pub fn run() -> ExitCode {
         }
     };
     telemetry::init(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -64,10 +67,14 @@ pub fn run() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
-            Command::Migrate => open_storage(&settings.database).await.map(|_| ExitCode::SUCCESS).map_err(|e| e.to_string()),
-            Command::Createsuperuser { username, password_stdin } => {
-                create_superuser(settings, username, password_stdin).await
-            }
+            Command::Migrate => open_storage(&settings.database)
+                .await
+                .map(|_| ExitCode::SUCCESS)
+                .map_err(|e| e.to_string()),
+            Command::Createsuperuser {
+                username,
+                password_stdin,
+            } => create_superuser(settings, username, password_stdin).await,
             Command::CheckLedger => check_ledger(settings).await,
         }
     });
@@ -78,8 +85,13 @@ pub fn run() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> Result<ExitCode, String> {
-    let application = Application::build(settings).await.map_err(|e: StartupError| e.to_string())?;
-    application.run_until_stopped().await.map_err(|e| e.to_string())?;
+    let application = Application::build(settings)
+        .await
+        .map_err(|e: StartupError| e.to_string())?;
+    application
+        .run_until_stopped()
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -104,8 +116,16 @@ async fn create_superuser(
         }
         password
     };
-    let storage = Arc::new(open_storage(&settings.database).await.map_err(|e| e.to_string())?);
-    let pricing = Pricing::new(settings.ledger.signup_grant, settings.ledger.price_per_message).map_err(|e| e.to_string())?;
+    let storage = Arc::new(
+        open_storage(&settings.database)
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    let pricing = Pricing::new(
+        settings.ledger.signup_grant,
+        settings.ledger.price_per_message,
+    )
+    .map_err(|e| e.to_string())?;
     let cost = settings.auth.bcrypt_cost;
     let hasher = tokio::task::spawn_blocking(move || BcryptHasher::new(cost))
         .await
@@ -114,7 +134,11 @@ async fn create_superuser(
     let register = Register::new(storage, Arc::new(hasher), Arc::new(SystemClock), pricing);
     match register.execute(&username, &password, true).await {
         Ok(user) => {
-            println!("Superuser {:?} created (id {}).", user.username.as_str(), user.id.0);
+            println!(
+                "Superuser {:?} created (id {}).",
+                user.username.as_str(),
+                user.id.0
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(AppError::Validation(errors)) => {
@@ -130,13 +154,18 @@ async fn create_superuser(
 }
 
 async fn check_ledger(settings: Settings) -> Result<ExitCode, String> {
-    let storage = open_storage(&settings.database).await.map_err(|e| e.to_string())?;
+    let storage = open_storage(&settings.database)
+        .await
+        .map_err(|e| e.to_string())?;
     let totals = storage.ledger_totals().await.map_err(|e| e.to_string())?;
     let mut violations = 0usize;
     for user in &totals {
         for violation in audit(user.balance, user.entries_sum) {
             violations += 1;
-            println!("VIOLATION user {} ({:?}): {violation}", user.user_id.0, user.username);
+            println!(
+                "VIOLATION user {} ({:?}): {violation}",
+                user.user_id.0, user.username
+            );
         }
     }
     let total_balance: i64 = totals.iter().map(|t| t.balance.get()).sum();
@@ -144,9 +173,17 @@ async fn check_ledger(settings: Settings) -> Result<ExitCode, String> {
         "checked {} users, {} tokens in balances: {}",
         totals.len(),
         total_balance,
-        if violations == 0 { "ledger consistent".to_owned() } else { format!("{violations} violations") }
+        if violations == 0 {
+            "ledger consistent".to_owned()
+        } else {
+            format!("{violations} violations")
+        }
     );
-    Ok(if violations == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if violations == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn prompt_line(prompt: &str) -> Result<String, String> {
@@ -156,6 +193,9 @@ fn prompt_line(prompt: &str) -> Result<String, String> {
 
 fn read_stdin_line() -> Result<String, String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }

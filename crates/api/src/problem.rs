@@ -25,7 +25,9 @@ pub enum ApiError {
         limit: usize,
     },
     /// Neither JSON nor form data.
-    #[error("Unsupported media type {0:?}; send application/json or application/x-www-form-urlencoded.")]
+    #[error(
+        "Unsupported media type {0:?}; send application/json or application/x-www-form-urlencoded."
+    )]
     UnsupportedMediaType(String),
     /// No usable `Authorization` header.
     #[error("Authentication credentials were not provided.")]
@@ -60,17 +62,27 @@ impl ApiError {
                 AppError::UsernameTaken => (StatusCode::BAD_REQUEST, "username_taken"),
                 AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
                 AppError::TokenInvalid(_) => (StatusCode::UNAUTHORIZED, "token_invalid"),
-                AppError::InsufficientTokens { .. } => (StatusCode::PAYMENT_REQUIRED, "insufficient_tokens"),
-                AppError::IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
-                AppError::IdempotencyKeyInProgress => (StatusCode::CONFLICT, "idempotency_key_in_progress"),
+                AppError::InsufficientTokens { .. } => {
+                    (StatusCode::PAYMENT_REQUIRED, "insufficient_tokens")
+                }
+                AppError::IdempotencyKeyReused => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+                }
+                AppError::IdempotencyKeyInProgress => {
+                    (StatusCode::CONFLICT, "idempotency_key_in_progress")
+                }
                 AppError::ResponderFailed => (StatusCode::BAD_GATEWAY, "responder_failed"),
                 AppError::ResponderTimeout => (StatusCode::GATEWAY_TIMEOUT, "responder_timeout"),
-                AppError::StorageUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+                AppError::StorageUnavailable => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
+                }
                 AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             },
             Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             Self::NotAuthenticated => (StatusCode::UNAUTHORIZED, "not_authenticated"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),

@@ -17,7 +17,9 @@ const SETTING_NAME: &str = "development_jwt_secret";
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     /// Not development, and none configured.
-    #[error("profile {0:?} requires auth.jwt_secret (CHAT_API__AUTH__JWT_SECRET), at least 32 bytes")]
+    #[error(
+        "profile {0:?} requires auth.jwt_secret (CHAT_API__AUTH__JWT_SECRET), at least 32 bytes"
+    )]
     Missing(String),
     /// Configured but too short to resist brute force.
     #[error("auth.jwt_secret must be at least {MIN_SECRET_BYTES} bytes long")]
@@ -28,7 +30,10 @@ pub enum SecretError {
 }
 
 /// The secret to sign with.
-pub async fn resolve(settings: &Settings, storage: &DieselStorage) -> Result<SecretString, SecretError> {
+pub async fn resolve(
+    settings: &Settings,
+    storage: &DieselStorage,
+) -> Result<SecretString, SecretError> {
     if let Some(secret) = &settings.auth.jwt_secret {
         if secret.expose_secret().len() < MIN_SECRET_BYTES {
             return Err(SecretError::TooShort);
@@ -38,8 +43,14 @@ pub async fn resolve(settings: &Settings, storage: &DieselStorage) -> Result<Sec
     if !settings.is_development() {
         return Err(SecretError::Missing(settings.profile.clone()));
     }
-    let candidate: String = rand::rng().sample_iter(&Alphanumeric).take(64).map(char::from).collect();
-    let stored = storage.get_or_insert_setting(SETTING_NAME, &candidate).await?;
+    let candidate: String = rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(64)
+        .map(char::from)
+        .collect();
+    let stored = storage
+        .get_or_insert_setting(SETTING_NAME, &candidate)
+        .await?;
     tracing::info!("using the generated development JWT secret stored in the database");
     Ok(SecretString::from(stored))
 }

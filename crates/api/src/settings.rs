@@ -164,13 +164,37 @@ mod tests {
     fn defaults_match_the_documented_table() {
         let settings = Settings::defaults().unwrap();
         assert_eq!(settings.profile, "development");
-        assert_eq!((settings.server.host.as_str(), settings.server.port), ("127.0.0.1", 8000));
-        assert_eq!(settings.database.url.expose_secret(), "sqlite://chat-api.db");
+        assert_eq!(
+            (settings.server.host.as_str(), settings.server.port),
+            ("127.0.0.1", 8000)
+        );
+        assert_eq!(
+            settings.database.url.expose_secret(),
+            "sqlite://chat-api.db"
+        );
         assert!(settings.auth.jwt_secret.is_none());
         assert_eq!(settings.auth.bcrypt_cost, 12);
-        assert_eq!((settings.auth.access_ttl_secs, settings.auth.refresh_ttl_secs), (300, 86_400));
+        assert_eq!(
+            (
+                settings.auth.access_ttl_secs,
+                settings.auth.refresh_ttl_secs
+            ),
+            (300, 86_400)
+        );
         assert!(!settings.auth.rotate_refresh_tokens);
-        assert_eq!((settings.ledger.signup_grant, settings.ledger.price_per_message), (4000, 100));
-        assert_eq!((settings.responder.kind.as_str(), settings.responder.timeout_secs), ("dummy", 30));
+        assert_eq!(
+            (
+                settings.ledger.signup_grant,
+                settings.ledger.price_per_message
+            ),
+            (4000, 100)
+        );
+        assert_eq!(
+            (
+                settings.responder.kind.as_str(),
+                settings.responder.timeout_secs
+            ),
+            ("dummy", 30)
+        );
     }
 }

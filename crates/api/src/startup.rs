@@ -85,11 +85,17 @@ impl Application {
     }
 
     /// Builds the service with some parts replaced.
-    pub async fn build_with(settings: Settings, overrides: Overrides) -> Result<Self, StartupError> {
+    pub async fn build_with(
+        settings: Settings,
+        overrides: Overrides,
+    ) -> Result<Self, StartupError> {
         let storage = open_storage(&settings.database).await?;
         let secret = secret::resolve(&settings, &storage).await?;
-        let pricing = Pricing::new(settings.ledger.signup_grant, settings.ledger.price_per_message)
-            .map_err(|e| StartupError::InvalidSetting(format!("ledger: {e}")))?;
+        let pricing = Pricing::new(
+            settings.ledger.signup_grant,
+            settings.ledger.price_per_message,
+        )
+        .map_err(|e| StartupError::InvalidSetting(format!("ledger: {e}")))?;
         let bcrypt_cost = settings.auth.bcrypt_cost;
         let hasher = tokio::task::spawn_blocking(move || BcryptHasher::new(bcrypt_cost))
             .await
@@ -100,7 +106,11 @@ impl Application {
             Some(responder) => responder,
             None => match settings.responder.kind.as_str() {
                 "dummy" => Arc::new(DummyResponder),
-                other => return Err(StartupError::InvalidSetting(format!("responder.kind {other:?} is unknown"))),
+                other => {
+                    return Err(StartupError::InvalidSetting(format!(
+                        "responder.kind {other:?} is unknown"
+                    )));
+                }
             },
         };
         let responder = Arc::new(TimeoutResponder::new(responder, responder_timeout));
@@ -116,7 +126,11 @@ impl Application {
                 leeway: Duration::from_secs(settings.auth.leeway_secs),
             },
         ));
-        let authenticate = Arc::new(Authenticate::new(storage.clone(), tokens.clone(), clock.clone()));
+        let authenticate = Arc::new(Authenticate::new(
+            storage.clone(),
+            tokens.clone(),
+            clock.clone(),
+        ));
         let policy = ChargePolicy {
             pricing,
             responder_timeout,
@@ -127,7 +141,12 @@ impl Application {
             login: Login::new(storage.clone(), hasher, tokens.clone(), clock.clone()),
             refresh: RefreshAccess::new(authenticate.clone(), tokens, clock.clone()),
             authenticate,
-            send_chat: Arc::new(SendChat::new(storage.clone(), responder, clock.clone(), policy)),
+            send_chat: Arc::new(SendChat::new(
+                storage.clone(),
+                responder,
+                clock.clone(),
+                policy,
+            )),
         });
         let sweep = Arc::new(SweepExpiredCharges::new(storage, clock));
 
@@ -157,6 +176,11 @@ impl Application {
     /// The bound port (useful when configured as 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// A handle that stops the server (tests restart the service with it).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// Serves until the process is asked to stop (SIGINT/SIGTERM), with the sweeper alongside.

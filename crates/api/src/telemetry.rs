@@ -6,7 +6,8 @@ use crate::settings::LogSettings;
 
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _already_set = if settings.format == "json" {
         builder.json().try_init()

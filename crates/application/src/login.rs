@@ -34,33 +34,55 @@ impl Login {
         tokens: Arc<dyn TokenIssuer>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { users, hasher, tokens, clock }
+        Self {
+            users,
+            hasher,
+            tokens,
+            clock,
+        }
     }
 
     /// Unknown user, wrong password and inactive account all get the same error after the same
     /// amount of work (one bcrypt verification), so neither the answer nor its timing tells an
     /// attacker which usernames exist.
     pub async fn execute(&self, username: &str, password: &str) -> Result<LoginTokens, AppError> {
-        let password =
-            PlainPassword::for_login(password).map_err(|e| AppError::invalid_field("password", e.message))?;
+        let password = PlainPassword::for_login(password)
+            .map_err(|e| AppError::invalid_field("password", e.message))?;
         if username.trim().is_empty() {
-            return Err(AppError::invalid_field("username", "This field may not be blank."));
+            return Err(AppError::invalid_field(
+                "username",
+                "This field may not be blank.",
+            ));
         }
-        let credentials = self.users.find_credentials(&UsernameKey::of(username)).await?;
+        let credentials = self
+            .users
+            .find_credentials(&UsernameKey::of(username))
+            .await?;
         let user = match credentials {
             Some(credentials) => {
-                let matches = self.hasher.verify(&password, &credentials.password_hash).await?;
+                let matches = self
+                    .hasher
+                    .verify(&password, &credentials.password_hash)
+                    .await?;
                 (matches && credentials.user.is_active).then_some(credentials.user)
             }
             None => {
-                self.hasher.verify(&password, &self.hasher.dummy_hash()).await?;
+                self.hasher
+                    .verify(&password, &self.hasher.dummy_hash())
+                    .await?;
                 None
             }
         };
         let user = user.ok_or(AppError::InvalidCredentials)?;
         let now = self.clock.now();
-        let access = self.tokens.issue(user.id, TokenKind::Access, now).map_err(|e| AppError::Internal(e.to_string()))?;
-        let refresh = self.tokens.issue(user.id, TokenKind::Refresh, now).map_err(|e| AppError::Internal(e.to_string()))?;
+        let access = self
+            .tokens
+            .issue(user.id, TokenKind::Access, now)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let refresh = self
+            .tokens
+            .issue(user.id, TokenKind::Refresh, now)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         tracing::info!(user_id = user.id.0, "user logged in");
         Ok(LoginTokens {
             username: user.username.as_str().to_owned(),
@@ -73,35 +95,53 @@ impl Login {
 #[cfg(test)]
 mod tests {
     use futures_executor::block_on;
-    use ports::{MockPasswordHasher, MockTokenIssuer, MockUserRepository, PasswordHash, UserCredentials};
+    use ports::{
+        MockPasswordHasher, MockTokenIssuer, MockUserRepository, PasswordHash, UserCredentials,
+    };
 
     use super::*;
     use crate::test_support::{fixed_clock, issued, user};
 
     fn tokens() -> MockTokenIssuer {
         let mut tokens = MockTokenIssuer::new();
-        tokens.expect_issue().returning(|id, kind, now| Ok(issued(id, kind, now)));
+        tokens
+            .expect_issue()
+            .returning(|id, kind, now| Ok(issued(id, kind, now)));
         tokens
     }
 
     fn login(users: MockUserRepository, hasher: MockPasswordHasher) -> Login {
-        Login::new(Arc::new(users), Arc::new(hasher), Arc::new(tokens()), fixed_clock())
+        Login::new(
+            Arc::new(users),
+            Arc::new(hasher),
+            Arc::new(tokens()),
+            fixed_clock(),
+        )
     }
 
     fn users_with(active: bool) -> MockUserRepository {
         let mut users = MockUserRepository::new();
         users.expect_find_credentials().returning(move |key| {
-            assert_eq!(key.as_str(), "user1", "lookup must use the case-insensitive key");
+            assert_eq!(
+                key.as_str(),
+                "user1",
+                "lookup must use the case-insensitive key"
+            );
             let mut found = user(1, 4000);
             found.is_active = active;
-            Ok(Some(UserCredentials { user: found, password_hash: PasswordHash("real".into()) }))
+            Ok(Some(UserCredentials {
+                user: found,
+                password_hash: PasswordHash("real".into()),
+            }))
         });
         users
     }
 
     fn hasher_matching(expected_hash: &'static str, result: bool) -> MockPasswordHasher {
         let mut hasher = MockPasswordHasher::new();
-        hasher.expect_dummy_hash().returning(|| PasswordHash("dummy".into()));
+        hasher
+            .expect_dummy_hash()
+            .returning(|| PasswordHash("dummy".into()));
         hasher
             .expect_verify()
             .withf(move |_, hash| hash.0 == expected_hash)
@@ -112,7 +152,9 @@ mod tests {
 
     #[test]
     fn right_password_gets_both_tokens_and_the_stored_username() {
-        let result = block_on(login(users_with(true), hasher_matching("real", true)).execute("USER1", "password123"));
+        let result = block_on(
+            login(users_with(true), hasher_matching("real", true)).execute("USER1", "password123"),
+        );
         let tokens = result.expect("login should succeed");
         assert_eq!(tokens.username, "user1");
         assert_eq!(tokens.access_token, "access-1");
@@ -121,7 +163,9 @@ mod tests {
 
     #[test]
     fn wrong_password_is_invalid_credentials() {
-        let result = block_on(login(users_with(true), hasher_matching("real", false)).execute("user1", "wrong-pass"));
+        let result = block_on(
+            login(users_with(true), hasher_matching("real", false)).execute("user1", "wrong-pass"),
+        );
         assert_eq!(result, Err(AppError::InvalidCredentials));
     }
 
@@ -129,13 +173,16 @@ mod tests {
     fn unknown_user_still_costs_one_verification_against_the_dummy_hash() {
         let mut users = MockUserRepository::new();
         users.expect_find_credentials().returning(|_| Ok(None));
-        let result = block_on(login(users, hasher_matching("dummy", true)).execute("ghost", "password123"));
+        let result =
+            block_on(login(users, hasher_matching("dummy", true)).execute("ghost", "password123"));
         assert_eq!(result, Err(AppError::InvalidCredentials));
     }
 
     #[test]
     fn inactive_user_cannot_log_in_even_with_the_right_password() {
-        let result = block_on(login(users_with(false), hasher_matching("real", true)).execute("user1", "password123"));
+        let result = block_on(
+            login(users_with(false), hasher_matching("real", true)).execute("user1", "password123"),
+        );
         assert_eq!(result, Err(AppError::InvalidCredentials));
     }
 

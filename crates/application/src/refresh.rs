@@ -15,17 +15,31 @@ pub struct RefreshAccess {
 
 impl RefreshAccess {
     /// Wires the use case.
-    pub fn new(authenticate: Arc<Authenticate>, tokens: Arc<dyn TokenIssuer>, clock: Arc<dyn Clock>) -> Self {
-        Self { authenticate, tokens, clock }
+    pub fn new(
+        authenticate: Arc<Authenticate>,
+        tokens: Arc<dyn TokenIssuer>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            authenticate,
+            tokens,
+            clock,
+        }
     }
 
     /// A new access token. The refresh token itself stays valid until it expires (simplejwt's
     /// default, which seed clients rely on).
     pub async fn execute(&self, refresh_token: &str) -> Result<String, AppError> {
         if refresh_token.trim().is_empty() {
-            return Err(AppError::invalid_field("refresh", "This field may not be blank."));
+            return Err(AppError::invalid_field(
+                "refresh",
+                "This field may not be blank.",
+            ));
         }
-        let user = self.authenticate.user_for(refresh_token, TokenKind::Refresh).await?;
+        let user = self
+            .authenticate
+            .user_for(refresh_token, TokenKind::Refresh)
+            .await?;
         let access = self
             .tokens
             .issue(user.id, TokenKind::Access, self.clock.now())
@@ -48,18 +62,29 @@ mod tests {
             .expect_verify()
             .withf(|_, kind, _| *kind == TokenKind::Refresh)
             .return_once(move |_, _, _| verify);
-        tokens.expect_issue().returning(|id, kind, now| Ok(issued(id, kind, now)));
+        tokens
+            .expect_issue()
+            .returning(|id, kind, now| Ok(issued(id, kind, now)));
         let tokens: Arc<dyn TokenIssuer> = Arc::new(tokens);
         let mut users = MockUserRepository::new();
-        users.expect_find_by_id().returning(|_| Ok(Some(user(1, 0))));
-        let auth = Arc::new(Authenticate::new(Arc::new(users), tokens.clone(), fixed_clock()));
+        users
+            .expect_find_by_id()
+            .returning(|_| Ok(Some(user(1, 0))));
+        let auth = Arc::new(Authenticate::new(
+            Arc::new(users),
+            tokens.clone(),
+            fixed_clock(),
+        ));
         RefreshAccess::new(auth, tokens, fixed_clock())
     }
 
     #[test]
     fn a_refresh_token_buys_an_access_token() {
         let claims = issued(domain::UserId(1), TokenKind::Refresh, noon()).claims;
-        assert_eq!(block_on(refresh_with(Ok(claims)).execute("r")), Ok("access-1".to_owned()));
+        assert_eq!(
+            block_on(refresh_with(Ok(claims)).execute("r")),
+            Ok("access-1".to_owned())
+        );
     }
 
     #[test]
@@ -70,6 +95,9 @@ mod tests {
 
     #[test]
     fn a_blank_refresh_token_is_a_validation_error() {
-        assert!(matches!(block_on(refresh_with(Err(TokenError::Malformed)).execute("")), Err(AppError::Validation(_))));
+        assert!(matches!(
+            block_on(refresh_with(Err(TokenError::Malformed)).execute("")),
+            Err(AppError::Validation(_))
+        ));
     }
 }

@@ -23,7 +23,12 @@ impl Register {
         clock: Arc<dyn Clock>,
         pricing: Pricing,
     ) -> Self {
-        Self { users, hasher, clock, pricing }
+        Self {
+            users,
+            hasher,
+            clock,
+            pricing,
+        }
     }
 
     /// Validates both fields (reporting every problem at once), hashes the password off the event
@@ -73,12 +78,19 @@ mod tests {
 
     fn hasher() -> MockPasswordHasher {
         let mut hasher = MockPasswordHasher::new();
-        hasher.expect_hash().returning(|_| Ok(PasswordHash("hashed".into())));
+        hasher
+            .expect_hash()
+            .returning(|_| Ok(PasswordHash("hashed".into())));
         hasher
     }
 
     fn register(users: MockUserRepository, hasher: MockPasswordHasher) -> Register {
-        Register::new(Arc::new(users), Arc::new(hasher), fixed_clock(), Pricing::DEFAULT)
+        Register::new(
+            Arc::new(users),
+            Arc::new(hasher),
+            fixed_clock(),
+            Pricing::DEFAULT,
+        )
     }
 
     #[test]
@@ -101,7 +113,9 @@ mod tests {
     #[test]
     fn a_taken_username_is_reported_as_such() {
         let mut users = MockUserRepository::new();
-        users.expect_create().returning(|_| Ok(CreatedUser::UsernameTaken));
+        users
+            .expect_create()
+            .returning(|_| Ok(CreatedUser::UsernameTaken));
         let result = block_on(register(users, hasher()).execute("john_doe", "password123", false));
         assert_eq!(result, Err(AppError::UsernameTaken));
     }
@@ -113,7 +127,9 @@ mod tests {
         let mut never_hash = MockPasswordHasher::new();
         never_hash.expect_hash().never();
         let result = block_on(register(users, never_hash).execute("bad name", "", false));
-        let Err(AppError::Validation(errors)) = result else { panic!("expected validation error") };
+        let Err(AppError::Validation(errors)) = result else {
+            panic!("expected validation error")
+        };
         assert!(errors.fields().contains_key("username"));
         assert!(errors.fields().contains_key("password"));
     }
@@ -125,13 +141,18 @@ mod tests {
         let mut never_hash = MockPasswordHasher::new();
         never_hash.expect_hash().never();
         let result = block_on(register(users, never_hash).execute("john_doe", "12345678", false));
-        assert!(matches!(result, Err(AppError::Validation(e)) if e.fields().contains_key("password")));
+        assert!(
+            matches!(result, Err(AppError::Validation(e)) if e.fields().contains_key("password"))
+        );
     }
 
     #[test]
     fn storage_outage_becomes_unavailable() {
         let mut users = MockUserRepository::new();
-        users.expect_create().with(always()).returning(|_| Err(StorageError::Unavailable("down".into())));
+        users
+            .expect_create()
+            .with(always())
+            .returning(|_| Err(StorageError::Unavailable("down".into())));
         let result = block_on(register(users, hasher()).execute("john_doe", "password123", false));
         assert_eq!(result, Err(AppError::StorageUnavailable));
     }

@@ -64,7 +64,12 @@ impl SendChat {
         clock: Arc<dyn Clock>,
         policy: ChargePolicy,
     ) -> Self {
-        Self { chats, responder, clock, policy }
+        Self {
+            chats,
+            responder,
+            clock,
+            policy,
+        }
     }
 
     /// Reserves the price, asks the responder, then settles or refunds. A retry with the same
@@ -73,7 +78,10 @@ impl SendChat {
     pub async fn execute(&self, command: SendChatCommand) -> Result<ChatRecord, AppError> {
         let message = ChatMessage::parse(&command.message)
             .map_err(|e| AppError::invalid_field("message", e.message))?;
-        let idempotency_key = command.idempotency_key.map(|key| validate_key(key)).transpose()?;
+        let idempotency_key = command
+            .idempotency_key
+            .map(validate_key)
+            .transpose()?;
         let charge = loop {
             let now = self.clock.now();
             let reservation = ChatReservation {
@@ -108,13 +116,19 @@ impl SendChat {
             std::process::abort()
         });
         match self.responder.respond(&message).await {
-            Ok(response) => match self.chats.settle(charge, &message, &response, self.clock.now()).await? {
+            Ok(response) => match self
+                .chats
+                .settle(charge, &message, &response, self.clock.now())
+                .await?
+            {
                 Settlement::Settled(record) => Ok(record),
                 Settlement::ChargeExpired => Err(AppError::ResponderTimeout),
             },
             Err(error) => {
                 let reason = error.to_string();
-                if let Err(refund_error) = self.chats.refund(charge, &reason, self.clock.now()).await {
+                if let Err(refund_error) =
+                    self.chats.refund(charge, &reason, self.clock.now()).await
+                {
                     // The charge stays pending; the sweeper refunds it after its deadline.
                     tracing::warn!(%refund_error, "refund deferred to the sweeper");
                 }
@@ -128,9 +142,16 @@ impl SendChat {
 
     /// Waits for a concurrent request holding the same key; the caller then reserves again and
     /// gets the replay (or the key, if the first request was refunded).
-    async fn wait_for_first_request(&self, user: &User, key: &str, since: DateTime<Utc>) -> Result<(), AppError> {
+    async fn wait_for_first_request(
+        &self,
+        user: &User,
+        key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(), AppError> {
         let give_up_at = since + self.policy.pending_lifetime();
-        self.chats.wait_for_idempotency_key(user.id, key, give_up_at).await?;
+        self.chats
+            .wait_for_idempotency_key(user.id, key, give_up_at)
+            .await?;
         if self.clock.now() >= give_up_at {
             return Err(AppError::IdempotencyKeyInProgress);
         }

@@ -24,7 +24,10 @@ impl SweepExpiredCharges {
     pub async fn execute(&self) -> Result<u64, AppError> {
         let refunded = self.chats.refund_expired(self.clock.now()).await?;
         if refunded > 0 {
-            tracing::warn!(refunded, "refunded charges left pending past their deadline");
+            tracing::warn!(
+                refunded,
+                "refunded charges left pending past their deadline"
+            );
         }
         Ok(refunded)
     }
@@ -41,7 +44,11 @@ mod tests {
     #[test]
     fn refunds_what_expired_before_now() {
         let mut chats = MockChatRepository::new();
-        chats.expect_refund_expired().withf(|now| *now == noon()).times(1).returning(|_| Ok(3));
+        chats
+            .expect_refund_expired()
+            .withf(|now| *now == noon())
+            .times(1)
+            .returning(|_| Ok(3));
         let sweep = SweepExpiredCharges::new(Arc::new(chats), fixed_clock());
         assert_eq!(block_on(sweep.execute()), Ok(3));
     }

@@ -8,7 +8,9 @@ use ports::{Clock, MockClock};
 
 /// 2025-01-01T12:00:00Z, the timestamp of DESIGN.md's example.
 pub fn noon() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 /// A clock stuck at [`noon`].

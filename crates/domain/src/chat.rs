@@ -46,7 +46,10 @@ mod tests {
     #[test]
     fn trims_and_keeps_inner_text_verbatim() {
         let message = ChatMessage::parse("  <b>Hi</b>'; DROP TABLE chats;-- \n");
-        assert_eq!(message.map(|m| m.0), Ok("<b>Hi</b>'; DROP TABLE chats;--".to_owned()));
+        assert_eq!(
+            message.map(|m| m.0),
+            Ok("<b>Hi</b>'; DROP TABLE chats;--".to_owned())
+        );
     }
 
     #[test]

@@ -87,7 +87,10 @@ pub fn apply(balance: Tokens, amount: Tokens) -> Result<Tokens, LedgerError> {
     let after = balance.checked_add(amount).ok_or(LedgerError::OutOfRange)?;
     if after.get() < 0 {
         let needed = amount.checked_neg().ok_or(LedgerError::OutOfRange)?;
-        return Err(LedgerError::InsufficientTokens { needed, available: balance });
+        return Err(LedgerError::InsufficientTokens {
+            needed,
+            available: balance,
+        });
     }
     Ok(after)
 }
@@ -142,7 +145,10 @@ impl fmt::Display for LedgerViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NegativeBalance(balance) => write!(f, "negative balance {balance}"),
-            Self::BalanceMismatch { balance, entries_sum } => {
+            Self::BalanceMismatch {
+                balance,
+                entries_sum,
+            } => {
                 write!(f, "balance {balance} differs from ledger sum {entries_sum}")
             }
         }
@@ -156,7 +162,10 @@ pub fn audit(balance: Tokens, entries_sum: Tokens) -> Vec<LedgerViolation> {
         violations.push(LedgerViolation::NegativeBalance(balance));
     }
     if balance != entries_sum {
-        violations.push(LedgerViolation::BalanceMismatch { balance, entries_sum });
+        violations.push(LedgerViolation::BalanceMismatch {
+            balance,
+            entries_sum,
+        });
     }
     violations
 }
@@ -179,14 +188,20 @@ mod tests {
     fn a_debit_larger_than_the_balance_is_refused_with_both_numbers() {
         assert_eq!(
             apply(Tokens::new(50), Tokens::new(-100)),
-            Err(LedgerError::InsufficientTokens { needed: Tokens::new(100), available: Tokens::new(50) })
+            Err(LedgerError::InsufficientTokens {
+                needed: Tokens::new(100),
+                available: Tokens::new(50)
+            })
         );
         assert_eq!(apply(Tokens::new(100), Tokens::new(-100)), Ok(Tokens::ZERO));
     }
 
     #[test]
     fn overflow_is_an_error_not_a_wrap() {
-        assert_eq!(apply(Tokens::new(i64::MAX), Tokens::new(1)), Err(LedgerError::OutOfRange));
+        assert_eq!(
+            apply(Tokens::new(i64::MAX), Tokens::new(1)),
+            Err(LedgerError::OutOfRange)
+        );
     }
 
     #[test]
@@ -196,7 +211,10 @@ mod tests {
             audit(Tokens::new(-100), Tokens::new(0)),
             vec![
                 LedgerViolation::NegativeBalance(Tokens::new(-100)),
-                LedgerViolation::BalanceMismatch { balance: Tokens::new(-100), entries_sum: Tokens::ZERO },
+                LedgerViolation::BalanceMismatch {
+                    balance: Tokens::new(-100),
+                    entries_sum: Tokens::ZERO
+                },
             ]
         );
     }

@@ -34,7 +34,9 @@ impl PlainPassword {
             return Err(ValidationError::new("This password is entirely numeric."));
         }
         if raw.to_lowercase() == username.as_str().to_lowercase() {
-            return Err(ValidationError::new("The password is too similar to the username."));
+            return Err(ValidationError::new(
+                "The password is too similar to the username.",
+            ));
         }
         Ok(Self(raw.to_owned()))
     }

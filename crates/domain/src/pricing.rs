@@ -24,7 +24,9 @@ impl Pricing {
             return Err(ValidationError::new("the sign-up grant cannot be negative"));
         }
         if price_per_message <= 0 {
-            return Err(ValidationError::new("the price per message must be positive"));
+            return Err(ValidationError::new(
+                "the price per message must be positive",
+            ));
         }
         Ok(Self {
             signup_grant: Tokens::new(signup_grant),

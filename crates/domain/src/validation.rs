@@ -14,7 +14,9 @@ pub struct ValidationError {
 impl ValidationError {
     /// Builds an error from any message.
     pub fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into() }
+        Self {
+            message: message.into(),
+        }
     }
 }
 
@@ -30,7 +32,10 @@ impl FieldErrors {
 
     /// Records `message` against `field`.
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_owned()).or_default().push(message.into());
+        self.0
+            .entry(field.to_owned())
+            .or_default()
+            .push(message.into());
     }
 
     /// Runs a parser and keeps its value, or records its error against `field`.
@@ -71,9 +76,15 @@ mod tests {
         let mut errors = FieldErrors::new();
         assert_eq!(errors.check("a", Ok::<_, ValidationError>(1)), Some(1));
         assert!(errors.is_empty());
-        assert_eq!(errors.check::<i32>("b", Err(ValidationError::new("bad"))), None);
+        assert_eq!(
+            errors.check::<i32>("b", Err(ValidationError::new("bad"))),
+            None
+        );
         errors.add("b", "worse");
-        assert_eq!(errors.fields()["b"], vec!["bad".to_owned(), "worse".to_owned()]);
+        assert_eq!(
+            errors.fields()["b"],
+            vec!["bad".to_owned(), "worse".to_owned()]
+        );
         assert_eq!(errors.first_message(), Some(("b", "bad")));
     }
 }

@@ -113,7 +113,12 @@ pub trait ChatRepository: Send + Sync {
     /// Step 3, failure. If `charge` is still pending: gives the price back with a `refund` entry
     /// carrying `reason`, and releases its idempotency key so the client may retry. Returns whether
     /// this call did the refund.
-    async fn refund(&self, charge: ChargeId, reason: &str, at: DateTime<Utc>) -> Result<bool, StorageError>;
+    async fn refund(
+        &self,
+        charge: ChargeId,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
 
     /// Step 4. Refunds every charge still pending whose deadline is before `now`; returns how many.
     async fn refund_expired(&self, now: DateTime<Utc>) -> Result<u64, StorageError>;

@@ -28,7 +28,11 @@ pub trait PasswordHasher: Send + Sync {
 
     /// True when `password` matches `hash`. MUST take the same time for any wrong password as for
     /// the right one, and `Ok(false)` (not an error) for a well-formed mismatch.
-    async fn verify(&self, password: &PlainPassword, hash: &PasswordHash) -> Result<bool, HasherError>;
+    async fn verify(
+        &self,
+        password: &PlainPassword,
+        hash: &PasswordHash,
+    ) -> Result<bool, HasherError>;
 
     /// A valid hash of a random secret, verified against when a login names no existing user so
     /// that the answer takes as long as for a real user (no username enumeration by timing).

@@ -59,9 +59,19 @@ pub enum TokenError {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 pub trait TokenIssuer: Send + Sync {
     /// Signs a new token of `kind` for `user_id`, valid from `now` for the configured lifetime.
-    fn issue(&self, user_id: UserId, kind: TokenKind, now: DateTime<Utc>) -> Result<IssuedToken, TokenError>;
+    fn issue(
+        &self,
+        user_id: UserId,
+        kind: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, TokenError>;
 
     /// Verifies signature, algorithm, expiry (against `now`) and kind. MUST reject every token not
     /// signed by this issuer's key with its pinned algorithm.
-    fn verify(&self, token: &str, expected: TokenKind, now: DateTime<Utc>) -> Result<Claims, TokenError>;
+    fn verify(
+        &self,
+        token: &str,
+        expected: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<Claims, TokenError>;
 }

@@ -49,7 +49,10 @@ pub trait UserRepository: Send + Sync {
     async fn create(&self, new_user: NewUser) -> Result<CreatedUser, StorageError>;
 
     /// The account whose username key is `key`, with its hash.
-    async fn find_credentials(&self, key: &UsernameKey) -> Result<Option<UserCredentials>, StorageError>;
+    async fn find_credentials(
+        &self,
+        key: &UsernameKey,
+    ) -> Result<Option<UserCredentials>, StorageError>;
 
     /// The account with this id, with its current balance.
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StorageError>;

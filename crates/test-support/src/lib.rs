@@ -31,7 +31,9 @@ pub fn skip(test: &str, reason: &str) {
 
 /// The PostgreSQL server URL, if tests may use one.
 pub fn pg_server_url() -> Option<String> {
-    std::env::var(PG_URL_VAR).ok().filter(|url| !url.trim().is_empty())
+    std::env::var(PG_URL_VAR)
+        .ok()
+        .filter(|url| !url.trim().is_empty())
 }
 
 /// Whether `backend` can run here; prints the skip (or fails under REQUIRE_ALL) if not.
@@ -61,15 +63,26 @@ impl TestDatabase {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temporary directory");
                 let url = format!("sqlite://{}", dir.path().join("chat-api.db").display());
-                Self { url, _dir: Some(dir), postgres: None }
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
             }
             Backend::Postgres => {
                 let server = pg_server_url().expect("CHAT_API_TEST_PG_URL is set");
                 let name = format!("chat_test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = PgConnection::establish(&server).expect("connect to the test PostgreSQL server");
-                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create test database");
+                let mut admin = PgConnection::establish(&server)
+                    .expect("connect to the test PostgreSQL server");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .expect("create test database");
                 let url = with_database(&server, &name);
-                Self { url, _dir: None, postgres: Some((server, name)) }
+                Self {
+                    url,
+                    _dir: None,
+                    postgres: Some((server, name)),
+                }
             }
         }
     }
@@ -79,7 +92,9 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some((server, name)) = &self.postgres {
             if let Ok(mut admin) = PgConnection::establish(server) {
-                let _best_effort = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+                let _best_effort =
+                    diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut admin);
             }
         }
     }
@@ -134,8 +149,14 @@ mod tests {
 
     #[test]
     fn database_names_are_swapped_in_urls() {
-        assert_eq!(with_database("postgres://u@h:5/postgres", "x"), "postgres://u@h:5/x");
+        assert_eq!(
+            with_database("postgres://u@h:5/postgres", "x"),
+            "postgres://u@h:5/x"
+        );
         assert_eq!(with_database("postgres://u@h:5", "x"), "postgres://u@h:5/x");
-        assert_eq!(with_database("postgresql://h/db?sslmode=disable", "x"), "postgresql://h/x?sslmode=disable");
+        assert_eq!(
+            with_database("postgresql://h/db?sslmode=disable", "x"),
+            "postgresql://h/x?sslmode=disable"
+        );
     }
 }

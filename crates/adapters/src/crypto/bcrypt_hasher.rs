@@ -17,9 +17,16 @@ impl BcryptHasher {
     /// Prepares a hasher; computes the dummy hash once, at the same cost as real hashes, so that
     /// verifying against it costs what verifying a real user's hash costs.
     pub fn new(cost: u32) -> Result<Self, HasherError> {
-        let secret: String = rand::rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect();
+        let secret: String = rand::rng()
+            .sample_iter(&Alphanumeric)
+            .take(32)
+            .map(char::from)
+            .collect();
         let dummy = bcrypt::hash(secret, cost).map_err(|e| HasherError(e.to_string()))?;
-        Ok(Self { cost, dummy_hash: PasswordHash(dummy) })
+        Ok(Self {
+            cost,
+            dummy_hash: PasswordHash(dummy),
+        })
     }
 }
 
@@ -34,7 +41,11 @@ impl PasswordHasher for BcryptHasher {
             .map_err(|e| HasherError(e.to_string()))
     }
 
-    async fn verify(&self, password: &PlainPassword, hash: &PasswordHash) -> Result<bool, HasherError> {
+    async fn verify(
+        &self,
+        password: &PlainPassword,
+        hash: &PasswordHash,
+    ) -> Result<bool, HasherError> {
         let (password, hash) = (password.expose().to_owned(), hash.0.clone());
         tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
             .await
@@ -59,17 +70,30 @@ mod tests {
         let name = Username::from_trusted("john".into());
         let password = PlainPassword::parse("password123", &name).unwrap();
         let hash = hasher.hash(&password).await.unwrap();
-        assert!(hash.0.starts_with("$2b$04$"), "cost must come from configuration");
+        assert!(
+            hash.0.starts_with("$2b$04$"),
+            "cost must come from configuration"
+        );
         assert!(hasher.verify(&password, &hash).await.unwrap());
         let wrong = PlainPassword::for_login("password124").unwrap();
         assert!(!hasher.verify(&wrong, &hash).await.unwrap());
-        assert!(!hasher.verify(&password, &hasher.dummy_hash()).await.unwrap());
+        assert!(
+            !hasher
+                .verify(&password, &hasher.dummy_hash())
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
     async fn a_corrupt_stored_hash_is_an_error_not_a_match() {
         let hasher = BcryptHasher::new(4).unwrap();
         let password = PlainPassword::for_login("password123").unwrap();
-        assert!(hasher.verify(&password, &PasswordHash("not-a-hash".into())).await.is_err());
+        assert!(
+            hasher
+                .verify(&password, &PasswordHash("not-a-hash".into()))
+                .await
+                .is_err()
+        );
     }
 }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::UserId;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode, errors::ErrorKind};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode, errors::ErrorKind,
+};
 use ports::{Claims, IssuedToken, TokenError, TokenIssuer, TokenKind};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -40,7 +42,9 @@ pub struct JwtIssuer {
 
 impl std::fmt::Debug for JwtIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtIssuer").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("JwtIssuer")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,9 +79,21 @@ fn kind_name(kind: TokenKind) -> &'static str {
 }
 
 impl TokenIssuer for JwtIssuer {
-    fn issue(&self, user_id: UserId, kind: TokenKind, now: DateTime<Utc>) -> Result<IssuedToken, TokenError> {
-        let ttl = chrono::Duration::from_std(self.ttl(kind)).map_err(|e| TokenError::Signing(e.to_string()))?;
-        let claims = Claims { user_id, kind, jti: Uuid::new_v4(), issued_at: now, expires_at: now + ttl };
+    fn issue(
+        &self,
+        user_id: UserId,
+        kind: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, TokenError> {
+        let ttl = chrono::Duration::from_std(self.ttl(kind))
+            .map_err(|e| TokenError::Signing(e.to_string()))?;
+        let claims = Claims {
+            user_id,
+            kind,
+            jti: Uuid::new_v4(),
+            issued_at: now,
+            expires_at: now + ttl,
+        };
         let wire = WireClaims {
             sub: user_id.0.to_string(),
             exp: claims.expires_at.timestamp(),
@@ -90,7 +106,12 @@ impl TokenIssuer for JwtIssuer {
         Ok(IssuedToken { token, claims })
     }
 
-    fn verify(&self, token: &str, expected: TokenKind, now: DateTime<Utc>) -> Result<Claims, TokenError> {
+    fn verify(
+        &self,
+        token: &str,
+        expected: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<Claims, TokenError> {
         let wire = decode::<WireClaims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
@@ -104,10 +125,24 @@ impl TokenIssuer for JwtIssuer {
         if wire.token_type != kind_name(expected) {
             return Err(TokenError::WrongKind);
         }
-        let user_id = wire.sub.parse().map(UserId).map_err(|_| TokenError::Malformed)?;
+        let user_id = wire
+            .sub
+            .parse()
+            .map(UserId)
+            .map_err(|_| TokenError::Malformed)?;
         let jti = Uuid::parse_str(&wire.jti).map_err(|_| TokenError::Malformed)?;
-        let timestamp = |secs: i64| Utc.timestamp_opt(secs, 0).single().ok_or(TokenError::Malformed);
-        Ok(Claims { user_id, kind: expected, jti, issued_at: timestamp(wire.iat)?, expires_at: timestamp(wire.exp)? })
+        let timestamp = |secs: i64| {
+            Utc.timestamp_opt(secs, 0)
+                .single()
+                .ok_or(TokenError::Malformed)
+        };
+        Ok(Claims {
+            user_id,
+            kind: expected,
+            jti,
+            issued_at: timestamp(wire.iat)?,
+            expires_at: timestamp(wire.exp)?,
+        })
     }
 }
 

@@ -13,7 +13,9 @@ impl DummyResponder {
     pub fn answer(message: &str) -> String {
         let words = message.split_whitespace().count();
         let characters = message.chars().count();
-        format!("You said: \"{message}\" ({words} words, {characters} characters). This is a dummy response.")
+        format!(
+            "You said: \"{message}\" ({words} words, {characters} characters). This is a dummy response."
+        )
     }
 }
 

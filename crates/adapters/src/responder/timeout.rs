@@ -45,13 +45,24 @@ mod tests {
     async fn a_stalled_responder_times_out_after_the_limit() {
         let responder = TimeoutResponder::new(Arc::new(Stalled), Duration::from_secs(30));
         let message = ChatMessage::parse("hi").unwrap();
-        assert_eq!(responder.respond(&message).await, Err(ResponderError::Timeout));
+        assert_eq!(
+            responder.respond(&message).await,
+            Err(ResponderError::Timeout)
+        );
     }
 
     #[tokio::test]
     async fn a_prompt_answer_passes_through() {
-        let responder = TimeoutResponder::new(Arc::new(crate::responder::DummyResponder), Duration::from_secs(30));
+        let responder = TimeoutResponder::new(
+            Arc::new(crate::responder::DummyResponder),
+            Duration::from_secs(30),
+        );
         let message = ChatMessage::parse("hi").unwrap();
-        assert!(responder.respond(&message).await.is_ok_and(|r| r.contains("hi")));
+        assert!(
+            responder
+                .respond(&message)
+                .await
+                .is_ok_and(|r| r.contains("hi"))
+        );
     }
 }

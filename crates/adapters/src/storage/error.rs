@@ -7,14 +7,14 @@ use ports::StorageError;
 /// failures are `Unavailable` (503, retry later); everything else is a bug (`Internal`).
 pub fn classify(error: Error) -> StorageError {
     match &error {
-        Error::DatabaseError(kind, info) => match kind {
+        Error::DatabaseError(
             DatabaseErrorKind::ClosedConnection
             | DatabaseErrorKind::UnableToSendCommand
             | DatabaseErrorKind::SerializationFailure
             | DatabaseErrorKind::ReadOnlyTransaction
-            | DatabaseErrorKind::Unknown => StorageError::Unavailable(info.message().to_owned()),
-            _ => StorageError::Internal(error.to_string()),
-        },
+            | DatabaseErrorKind::Unknown,
+            info,
+        ) => StorageError::Unavailable(info.message().to_owned()),
         Error::BrokenTransactionManager | Error::AlreadyInTransaction => {
             StorageError::Unavailable(error.to_string())
         }
@@ -29,5 +29,8 @@ pub fn pool_unavailable(error: r2d2::Error) -> StorageError {
 
 /// True for the error a unique index raises; callers turn it into a business outcome.
 pub fn is_unique_violation(error: &Error) -> bool {
-    matches!(error, Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+    matches!(
+        error,
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
 }

@@ -109,25 +109,42 @@ impl DieselStorage {
 
     /// How many chats `user_id` has stored.
     pub async fn chat_count(&self, user_id: UserId) -> Result<i64, StorageError> {
-        self.blocking(move |db| dispatch!(db, chat_count(user_id))).await
+        self.blocking(move |db| dispatch!(db, chat_count(user_id)))
+            .await
+    }
+
+    /// Activates or deactivates an account; returns whether it exists.
+    pub async fn set_active(&self, user_id: UserId, active: bool) -> Result<bool, StorageError> {
+        self.blocking(move |db| dispatch!(db, set_active(user_id, active)))
+            .await
     }
 
     /// The value stored under `name`, storing `candidate` first if there is none.
-    pub async fn get_or_insert_setting(&self, name: &str, candidate: &str) -> Result<String, StorageError> {
+    pub async fn get_or_insert_setting(
+        &self,
+        name: &str,
+        candidate: &str,
+    ) -> Result<String, StorageError> {
         let (name, candidate) = (name.to_owned(), candidate.to_owned());
-        self.blocking(move |db| dispatch!(db, get_or_insert_setting(&name, &candidate))).await
+        self.blocking(move |db| dispatch!(db, get_or_insert_setting(&name, &candidate)))
+            .await
     }
 }
 
 #[async_trait]
 impl UserRepository for DieselStorage {
     async fn create(&self, new_user: NewUser) -> Result<CreatedUser, StorageError> {
-        self.blocking(move |db| dispatch!(db, create_user(&new_user))).await
+        self.blocking(move |db| dispatch!(db, create_user(&new_user)))
+            .await
     }
 
-    async fn find_credentials(&self, key: &UsernameKey) -> Result<Option<UserCredentials>, StorageError> {
+    async fn find_credentials(
+        &self,
+        key: &UsernameKey,
+    ) -> Result<Option<UserCredentials>, StorageError> {
         let key = key.clone();
-        self.blocking(move |db| dispatch!(db, find_credentials(&key))).await
+        self.blocking(move |db| dispatch!(db, find_credentials(&key)))
+            .await
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StorageError> {
@@ -138,7 +155,8 @@ impl UserRepository for DieselStorage {
 #[async_trait]
 impl ChatRepository for DieselStorage {
     async fn reserve(&self, reservation: ChatReservation) -> Result<Reservation, StorageError> {
-        self.blocking(move |db| dispatch!(db, reserve(&reservation))).await
+        self.blocking(move |db| dispatch!(db, reserve(&reservation)))
+            .await
     }
 
     async fn settle(
@@ -150,13 +168,20 @@ impl ChatRepository for DieselStorage {
     ) -> Result<Settlement, StorageError> {
         let (message, response) = (message.as_str().to_owned(), response.to_owned());
         let at = truncate_to_micros(at);
-        self.blocking(move |db| dispatch!(db, settle(charge, &message, &response, at))).await
+        self.blocking(move |db| dispatch!(db, settle(charge, &message, &response, at)))
+            .await
     }
 
-    async fn refund(&self, charge: ChargeId, reason: &str, at: DateTime<Utc>) -> Result<bool, StorageError> {
+    async fn refund(
+        &self,
+        charge: ChargeId,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
         let reason = reason.to_owned();
         let at = truncate_to_micros(at);
-        self.blocking(move |db| dispatch!(db, refund(charge, &reason, at))).await
+        self.blocking(move |db| dispatch!(db, refund(charge, &reason, at)))
+            .await
     }
 
     async fn refund_expired(&self, now: DateTime<Utc>) -> Result<u64, StorageError> {
@@ -164,8 +189,13 @@ impl ChatRepository for DieselStorage {
         self.blocking(move |db| {
             let mut refunded = 0;
             for id in dispatch!(db, expired_charges(now, SWEEP_BATCH))? {
-                let charge = Uuid::parse_str(&id).map(ChargeId).map_err(|e| StorageError::Internal(e.to_string()))?;
-                if dispatch!(db, refund(charge, "no response before the charge deadline", now))? {
+                let charge = Uuid::parse_str(&id)
+                    .map(ChargeId)
+                    .map_err(|e| StorageError::Internal(e.to_string()))?;
+                if dispatch!(
+                    db,
+                    refund(charge, "no response before the charge deadline", now)
+                )? {
                     refunded += 1;
                 }
             }
@@ -174,11 +204,18 @@ impl ChatRepository for DieselStorage {
         .await
     }
 
-    async fn wait_for_idempotency_key(&self, user_id: UserId, key: &str, until: DateTime<Utc>) -> Result<(), StorageError> {
+    async fn wait_for_idempotency_key(
+        &self,
+        user_id: UserId,
+        key: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
         let mut pause = Duration::from_millis(20);
         loop {
             let key = key.to_owned();
-            let in_progress = self.blocking(move |db| dispatch!(db, idempotency_in_progress(user_id, &key))).await?;
+            let in_progress = self
+                .blocking(move |db| dispatch!(db, idempotency_in_progress(user_id, &key)))
+                .await?;
             if in_progress != Some(true) || Utc::now() >= until {
                 return Ok(());
             }
@@ -192,7 +229,9 @@ impl ChatRepository for DieselStorage {
 /// to what a replay later reads back.
 fn truncate_to_micros(at: DateTime<Utc>) -> chrono::NaiveDateTime {
     let naive = at.naive_utc();
-    naive.with_nanosecond(naive.and_utc().timestamp_subsec_micros() * 1_000).unwrap_or(naive)
+    naive
+        .with_nanosecond(naive.and_utc().timestamp_subsec_micros() * 1_000)
+        .unwrap_or(naive)
 }
 
 use chrono::Timelike;

@@ -38,7 +38,10 @@ impl UserRow {
     /// The account with its hash.
     pub fn into_credentials(self) -> UserCredentials {
         let password_hash = PasswordHash(self.password_hash.clone());
-        UserCredentials { user: self.into_user(), password_hash }
+        UserCredentials {
+            user: self.into_user(),
+            password_hash,
+        }
     }
 }
 

@@ -109,14 +109,20 @@ impl Database {
         match url {
             DatabaseUrl::Sqlite(path) => {
                 let path = path.to_string_lossy().into_owned();
-                let mut first = SqliteConnection::establish(&path).map_err(|e| DatabaseError::Connect(e.to_string()))?;
+                let mut first = SqliteConnection::establish(&path)
+                    .map_err(|e| DatabaseError::Connect(e.to_string()))?;
                 first
-                    .batch_execute(&format!("PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL;", settings.busy_timeout.as_millis()))
+                    .batch_execute(&format!(
+                        "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL;",
+                        settings.busy_timeout.as_millis()
+                    ))
                     .map_err(|e| DatabaseError::Connect(e.to_string()))?;
                 let pool = Pool::builder()
                     .max_size(settings.max_connections)
                     .connection_timeout(settings.acquire_timeout)
-                    .connection_customizer(Box::new(SqliteSetup { busy_timeout: settings.busy_timeout }))
+                    .connection_customizer(Box::new(SqliteSetup {
+                        busy_timeout: settings.busy_timeout,
+                    }))
                     .build(ConnectionManager::new(path))
                     .map_err(connect_error)?;
                 Ok(Self::Sqlite(pool))
@@ -126,7 +132,9 @@ impl Database {
                     .max_size(settings.max_connections)
                     .min_idle(Some(1))
                     .connection_timeout(settings.acquire_timeout)
-                    .connection_customizer(Box::new(PostgresSetup { statement_timeout: settings.statement_timeout }))
+                    .connection_customizer(Box::new(PostgresSetup {
+                        statement_timeout: settings.statement_timeout,
+                    }))
                     .build(ConnectionManager::new(url.clone()))
                     .map_err(connect_error)?;
                 Ok(Self::Postgres(pool))
@@ -157,9 +165,10 @@ impl Database {
                     .run_pending_migrations(POSTGRES_MIGRATIONS)
                     .map(|applied| applied.len())
                     .map_err(|e| migrate_error(&e));
-                let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
-                    .execute(&mut *conn)
-                    .map_err(|e| migrate_error(&e));
+                let unlocked =
+                    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                        .execute(&mut *conn)
+                        .map_err(|e| migrate_error(&e));
                 let applied = result?;
                 unlocked?;
                 Ok(applied)
@@ -173,11 +182,15 @@ impl Database {
         match self {
             Self::Sqlite(pool) => {
                 let mut conn = pool.get().map_err(|e| check_error(&e))?;
-                conn.has_pending_migration(SQLITE_MIGRATIONS).map(|p| !p).map_err(|e| check_error(&e))
+                conn.has_pending_migration(SQLITE_MIGRATIONS)
+                    .map(|p| !p)
+                    .map_err(|e| check_error(&e))
             }
             Self::Postgres(pool) => {
                 let mut conn = pool.get().map_err(|e| check_error(&e))?;
-                conn.has_pending_migration(POSTGRES_MIGRATIONS).map(|p| !p).map_err(|e| check_error(&e))
+                conn.has_pending_migration(POSTGRES_MIGRATIONS)
+                    .map(|p| !p)
+                    .map_err(|e| check_error(&e))
             }
         }
     }
@@ -188,11 +201,15 @@ impl Database {
         match self {
             Self::Sqlite(pool) => {
                 let mut conn = pool.get().map_err(|e| revert_error(&e))?;
-                conn.revert_all_migrations(SQLITE_MIGRATIONS).map(|v| v.len()).map_err(|e| revert_error(&e))
+                conn.revert_all_migrations(SQLITE_MIGRATIONS)
+                    .map(|v| v.len())
+                    .map_err(|e| revert_error(&e))
             }
             Self::Postgres(pool) => {
                 let mut conn = pool.get().map_err(|e| revert_error(&e))?;
-                conn.revert_all_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()).map_err(|e| revert_error(&e))
+                conn.revert_all_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.len())
+                    .map_err(|e| revert_error(&e))
             }
         }
     }

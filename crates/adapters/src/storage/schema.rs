@@ -71,4 +71,11 @@ diesel::table! {
 
 diesel::joinable!(chats -> users (user_id));
 diesel::joinable!(chat_charges -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, chats, ledger_entries, chat_charges, idempotency_keys, server_settings);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    chats,
+    ledger_entries,
+    chat_charges,
+    idempotency_keys,
+    server_settings
+);

@@ -16,7 +16,9 @@ pub enum DatabaseUrl {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DatabaseUrlError {
     /// `scheme://` that is neither `sqlite`, `postgres` nor `postgresql`.
-    #[error("unsupported database URL scheme {0:?}: use sqlite://PATH, postgres:// or postgresql://")]
+    #[error(
+        "unsupported database URL scheme {0:?}: use sqlite://PATH, postgres:// or postgresql://"
+    )]
     UnknownScheme(String),
     /// Nothing to open.
     #[error("the database URL is empty")]
@@ -34,8 +36,15 @@ impl DatabaseUrl {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Self::Postgres(url.to_owned()));
         }
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
-            return if path.is_empty() { Err(DatabaseUrlError::Empty) } else { Ok(Self::Sqlite(path.into())) };
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            return if path.is_empty() {
+                Err(DatabaseUrlError::Empty)
+            } else {
+                Ok(Self::Sqlite(path.into()))
+            };
         }
         match url.split_once("://") {
             Some((scheme, _)) => Err(DatabaseUrlError::UnknownScheme(scheme.to_owned())),
@@ -65,24 +74,45 @@ mod tests {
 
     #[test]
     fn sqlite_forms_and_bare_paths_are_sqlite() {
-        assert_eq!(DatabaseUrl::parse("sqlite://chat-api.db"), Ok(DatabaseUrl::Sqlite("chat-api.db".into())));
-        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db"), Ok(DatabaseUrl::Sqlite("/tmp/x.db".into())));
-        assert_eq!(DatabaseUrl::parse("sqlite:x.db"), Ok(DatabaseUrl::Sqlite("x.db".into())));
-        assert_eq!(DatabaseUrl::parse("./data/x.db"), Ok(DatabaseUrl::Sqlite("./data/x.db".into())));
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://chat-api.db"),
+            Ok(DatabaseUrl::Sqlite("chat-api.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db"),
+            Ok(DatabaseUrl::Sqlite("/tmp/x.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:x.db"),
+            Ok(DatabaseUrl::Sqlite("x.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("./data/x.db"),
+            Ok(DatabaseUrl::Sqlite("./data/x.db".into()))
+        );
     }
 
     #[test]
     fn both_postgres_schemes_are_postgres() {
         for url in ["postgres://u:p@h/db", "postgresql://h:5432/db"] {
-            assert_eq!(DatabaseUrl::parse(url), Ok(DatabaseUrl::Postgres(url.to_owned())));
+            assert_eq!(
+                DatabaseUrl::parse(url),
+                Ok(DatabaseUrl::Postgres(url.to_owned()))
+            );
         }
     }
 
     #[test]
     fn unknown_schemes_and_empty_urls_are_errors() {
-        assert_eq!(DatabaseUrl::parse("mysql://h/db"), Err(DatabaseUrlError::UnknownScheme("mysql".into())));
+        assert_eq!(
+            DatabaseUrl::parse("mysql://h/db"),
+            Err(DatabaseUrlError::UnknownScheme("mysql".into()))
+        );
         assert_eq!(DatabaseUrl::parse("  "), Err(DatabaseUrlError::Empty));
-        assert_eq!(DatabaseUrl::parse("sqlite://"), Err(DatabaseUrlError::Empty));
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://"),
+            Err(DatabaseUrlError::Empty)
+        );
     }
 
     #[test]

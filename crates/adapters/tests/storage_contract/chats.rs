@@ -8,7 +8,13 @@ use ports::{
 use super::*;
 
 fn reservation(user: UserId, price: i64, deadline_secs: i64) -> ChatReservation {
-    ChatReservation { user_id: user, price: Tokens::new(price), now: noon(), deadline: later(deadline_secs), idempotency: None }
+    ChatReservation {
+        user_id: user,
+        price: Tokens::new(price),
+        now: noon(),
+        deadline: later(deadline_secs),
+        idempotency: None,
+    }
 }
 
 fn keyed(user: UserId, key: &str, fingerprint: &str) -> ChatReservation {
@@ -31,14 +37,24 @@ async fn reserve(storage: &DieselStorage, r: ChatReservation) -> ChargeId {
 
 async fn settle(storage: &DieselStorage, charge: ChargeId, text: &str) -> ChatRecord {
     let message = ChatMessage::parse(text).unwrap();
-    match storage.settle(charge, &message, "answer", later(1)).await.unwrap() {
+    match storage
+        .settle(charge, &message, "answer", later(1))
+        .await
+        .unwrap()
+    {
         Settlement::Settled(record) => record,
         Settlement::ChargeExpired => panic!("charge expired"),
     }
 }
 
 async fn balance(storage: &DieselStorage, user: UserId) -> i64 {
-    storage.find_by_id(user).await.unwrap().unwrap().tokens.get()
+    storage
+        .find_by_id(user)
+        .await
+        .unwrap()
+        .unwrap()
+        .tokens
+        .get()
 }
 
 test_support::backend_tests! {

@@ -24,7 +24,10 @@ pub fn store(backend: Backend) -> Store {
     let url = DatabaseUrl::parse(&db.url).unwrap();
     let database = Database::connect(&url, &PoolSettings::default()).unwrap();
     database.migrate().unwrap();
-    Store { storage: Arc::new(DieselStorage::new(database)), _db: db }
+    Store {
+        storage: Arc::new(DieselStorage::new(database)),
+        _db: db,
+    }
 }
 
 pub fn noon() -> DateTime<Utc> {
@@ -56,7 +59,10 @@ pub async fn create_user(storage: &DieselStorage, name: &str, grant: i64) -> Use
 pub async fn assert_ledger_consistent(storage: &DieselStorage) {
     for totals in storage.ledger_totals().await.unwrap() {
         assert!(totals.balance.get() >= 0, "negative balance: {totals:?}");
-        assert_eq!(totals.balance, totals.entries_sum, "balance differs from ledger: {totals:?}");
+        assert_eq!(
+            totals.balance, totals.entries_sum,
+            "balance differs from ledger: {totals:?}"
+        );
     }
 }
 

@@ -51,8 +51,13 @@ impl FromRequest for CurrentUser {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let BearerToken(token) = token?;
-            let state = state.ok_or_else(|| ApiError::App(application::AppError::Internal("state missing".into())))?;
-            let user = state.authenticate.user_for(&token, TokenKind::Access).await?;
+            let state = state.ok_or_else(|| {
+                ApiError::App(application::AppError::Internal("state missing".into()))
+            })?;
+            let user = state
+                .authenticate
+                .user_for(&token, TokenKind::Access)
+                .await?;
             Ok(Self(user))
         })
     }

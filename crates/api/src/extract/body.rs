@@ -38,7 +38,12 @@ impl FormOrJson {
     }
 
     fn parse(content_type: &str, body: &[u8]) -> Result<Self, ApiError> {
-        let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         match essence.as_str() {
             "application/json" => match serde_json::from_slice::<Value>(body) {
                 Ok(Value::Object(map)) => Ok(Self(map)),
@@ -46,11 +51,22 @@ impl FormOrJson {
                     "Invalid data. Expected a dictionary, but got {}.",
                     json_type_name(&other)
                 ))),
-                Err(error) => Err(ApiError::MalformedBody(format!("JSON parse error - {error}"))),
+                Err(error) => Err(ApiError::MalformedBody(format!(
+                    "JSON parse error - {error}"
+                ))),
             },
-            "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-                .map(|pairs| Self(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()))
-                .map_err(|error| ApiError::MalformedBody(format!("Form parse error - {error}"))),
+            "application/x-www-form-urlencoded" => {
+                serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+                    .map(|pairs| {
+                        Self(
+                            pairs
+                                .into_iter()
+                                .map(|(k, v)| (k, Value::String(v)))
+                                .collect(),
+                        )
+                    })
+                    .map_err(|error| ApiError::MalformedBody(format!("Form parse error - {error}")))
+            }
             // No body at all: DRF reads that as an empty form, so the fields are reported missing.
             "" if body.is_empty() => Ok(Self::default()),
             _ => Err(ApiError::UnsupportedMediaType(essence)),
@@ -87,13 +103,18 @@ impl FromRequest for FormOrJson {
         let mut stream = payload.take();
         Box::pin(async move {
             if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
-                return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+                return Err(ApiError::PayloadTooLarge {
+                    limit: MAX_BODY_BYTES,
+                });
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| ApiError::MalformedBody(format!("could not read body: {e}")))?;
+                let chunk = chunk
+                    .map_err(|e| ApiError::MalformedBody(format!("could not read body: {e}")))?;
                 if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+                    return Err(ApiError::PayloadTooLarge {
+                        limit: MAX_BODY_BYTES,
+                    });
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -113,7 +134,11 @@ mod tests {
     #[test]
     fn json_and_form_bodies_give_the_same_fields() {
         let mut errors = FieldErrors::new();
-        let json = fields("application/json; charset=utf-8", r#"{"username":"jo","extra":1}"#).unwrap();
+        let json = fields(
+            "application/json; charset=utf-8",
+            r#"{"username":"jo","extra":1}"#,
+        )
+        .unwrap();
         let form = fields("application/x-www-form-urlencoded", "username=jo&extra=1").unwrap();
         assert_eq!(json.string("username", &mut errors), Some("jo".into()));
         assert_eq!(form.string("username", &mut errors), Some("jo".into()));
@@ -128,22 +153,43 @@ mod tests {
             assert_eq!(body.string(name, &mut errors), None);
         }
         assert_eq!(errors.fields().len(), 4);
-        assert_eq!(errors.fields()["d"], vec!["This field is required.".to_owned()]);
+        assert_eq!(
+            errors.fields()["d"],
+            vec!["This field is required.".to_owned()]
+        );
     }
 
     #[test]
     fn non_objects_malformed_json_and_other_media_types_are_refused() {
-        assert!(matches!(fields("application/json", "[1]"), Err(ApiError::MalformedBody(_))));
-        assert!(matches!(fields("application/json", "{\"a\":"), Err(ApiError::MalformedBody(_))));
-        assert!(matches!(fields("application/json", ""), Err(ApiError::MalformedBody(_))));
-        assert!(matches!(fields("text/plain", "a=b"), Err(ApiError::UnsupportedMediaType(_))));
-        assert!(matches!(fields("", "{}"), Err(ApiError::UnsupportedMediaType(_))));
+        assert!(matches!(
+            fields("application/json", "[1]"),
+            Err(ApiError::MalformedBody(_))
+        ));
+        assert!(matches!(
+            fields("application/json", "{\"a\":"),
+            Err(ApiError::MalformedBody(_))
+        ));
+        assert!(matches!(
+            fields("application/json", ""),
+            Err(ApiError::MalformedBody(_))
+        ));
+        assert!(matches!(
+            fields("text/plain", "a=b"),
+            Err(ApiError::UnsupportedMediaType(_))
+        ));
+        assert!(matches!(
+            fields("", "{}"),
+            Err(ApiError::UnsupportedMediaType(_))
+        ));
         assert!(fields("", "").is_ok_and(|f| f.0.is_empty()));
     }
 
     #[test]
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert!(matches!(fields("application/json", &deep), Err(ApiError::MalformedBody(_))));
+        assert!(matches!(
+            fields("application/json", &deep),
+            Err(ApiError::MalformedBody(_))
+        ));
     }
 }

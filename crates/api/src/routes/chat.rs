@@ -31,13 +31,19 @@ pub async fn send(
         })?),
     };
     let send_chat = state.send_chat.clone();
-    let command = SendChatCommand { user, message, idempotency_key };
+    let command = SendChatCommand {
+        user,
+        message,
+        idempotency_key,
+    };
     let record = tokio::spawn(async move { send_chat.execute(command).await })
         .await
         .map_err(|e| AppError::Internal(format!("chat task failed: {e}")))??;
     Ok(HttpResponse::Ok().json(ChatResponse {
         user: record.user_id.0,
-        timestamp: record.timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        timestamp: record
+            .timestamp
+            .to_rfc3339_opts(SecondsFormat::AutoSi, true),
         message: record.message,
         response: record.response,
     }))

@@ -20,6 +20,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Serves `route` at `path/` and `path`; other methods get a problem+json 405.
 fn seed_route(cfg: &mut web::ServiceConfig, path: &str, route: impl Fn() -> Route) {
     for path in [format!("{path}/"), path.to_owned()] {
-        cfg.service(web::resource(path).route(route()).default_service(web::to(method_not_allowed)));
+        cfg.service(
+            web::resource(path)
+                .route(route())
+                .default_service(web::to(method_not_allowed)),
+        );
     }
 }

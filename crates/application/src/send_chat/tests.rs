@@ -29,12 +29,19 @@ fn record(message: &str, response: &str) -> ChatRecord {
 }
 
 fn command(message: &str, key: Option<&str>) -> SendChatCommand {
-    SendChatCommand { user: user(1, 4000), message: message.to_owned(), idempotency_key: key.map(str::to_owned) }
+    SendChatCommand {
+        user: user(1, 4000),
+        message: message.to_owned(),
+        idempotency_key: key.map(str::to_owned),
+    }
 }
 
 fn responder_answering(result: Result<String, ResponderError>) -> MockResponder {
     let mut responder = MockResponder::new();
-    responder.expect_respond().times(1).return_once(move |_| result);
+    responder
+        .expect_respond()
+        .times(1)
+        .return_once(move |_| result);
     responder
 }
 
@@ -44,8 +51,20 @@ fn silent_responder() -> MockResponder {
     responder
 }
 
-fn send(chats: MockChatRepository, responder: MockResponder, cmd: SendChatCommand) -> Result<ChatRecord, AppError> {
-    block_on(SendChat::new(Arc::new(chats), Arc::new(responder), fixed_clock(), policy()).execute(cmd))
+fn send(
+    chats: MockChatRepository,
+    responder: MockResponder,
+    cmd: SendChatCommand,
+) -> Result<ChatRecord, AppError> {
+    block_on(
+        SendChat::new(
+            Arc::new(chats),
+            Arc::new(responder),
+            fixed_clock(),
+            policy(),
+        )
+        .execute(cmd),
+    )
 }
 
 #[test]
@@ -63,56 +82,106 @@ fn reserves_the_price_asks_the_responder_and_settles() {
         .returning(|_| Ok(Reservation::Reserved(CHARGE)));
     chats
         .expect_settle()
-        .withf(|charge, message, response, _| *charge == CHARGE && message.as_str() == "Hello" && response == "Hi!")
+        .withf(|charge, message, response, _| {
+            *charge == CHARGE && message.as_str() == "Hello" && response == "Hi!"
+        })
         .times(1)
         .returning(|_, m, r, _| Ok(Settlement::Settled(record(m.as_str(), r))));
     chats.expect_refund().never();
-    let result = send(chats, responder_answering(Ok("Hi!".into())), command("  Hello ", None));
+    let result = send(
+        chats,
+        responder_answering(Ok("Hi!".into())),
+        command("  Hello ", None),
+    );
     assert_eq!(result, Ok(record("Hello", "Hi!")));
 }
 
 #[test]
 fn insufficient_tokens_spares_the_responder_and_reports_both_numbers() {
     let mut chats = MockChatRepository::new();
-    chats.expect_reserve().returning(|_| Ok(Reservation::InsufficientTokens { available: Tokens::new(40) }));
+    chats.expect_reserve().returning(|_| {
+        Ok(Reservation::InsufficientTokens {
+            available: Tokens::new(40),
+        })
+    });
     let result = send(chats, silent_responder(), command("Hello", None));
-    assert_eq!(result, Err(AppError::InsufficientTokens { needed: Tokens::new(100), available: Tokens::new(40) }));
+    assert_eq!(
+        result,
+        Err(AppError::InsufficientTokens {
+            needed: Tokens::new(100),
+            available: Tokens::new(40)
+        })
+    );
 }
 
 #[test]
 fn a_responder_failure_refunds_and_reports_bad_gateway() {
     let mut chats = MockChatRepository::new();
-    chats.expect_reserve().returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    chats
+        .expect_reserve()
+        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
     chats.expect_settle().never();
-    chats.expect_refund().withf(|charge, _, _| *charge == CHARGE).times(1).returning(|_, _, _| Ok(true));
-    let result = send(chats, responder_answering(Err(ResponderError::Failed("boom".into()))), command("Hello", None));
+    chats
+        .expect_refund()
+        .withf(|charge, _, _| *charge == CHARGE)
+        .times(1)
+        .returning(|_, _, _| Ok(true));
+    let result = send(
+        chats,
+        responder_answering(Err(ResponderError::Failed("boom".into()))),
+        command("Hello", None),
+    );
     assert_eq!(result, Err(AppError::ResponderFailed));
 }
 
 #[test]
 fn a_responder_timeout_refunds_and_reports_gateway_timeout() {
     let mut chats = MockChatRepository::new();
-    chats.expect_reserve().returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    chats
+        .expect_reserve()
+        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
     chats.expect_refund().times(1).returning(|_, _, _| Ok(true));
-    let result = send(chats, responder_answering(Err(ResponderError::Timeout)), command("Hello", None));
+    let result = send(
+        chats,
+        responder_answering(Err(ResponderError::Timeout)),
+        command("Hello", None),
+    );
     assert_eq!(result, Err(AppError::ResponderTimeout));
 }
 
 #[test]
 fn a_failed_refund_still_reports_the_responder_error() {
     let mut chats = MockChatRepository::new();
-    chats.expect_reserve().returning(|_| Ok(Reservation::Reserved(CHARGE)));
-    chats.expect_refund().times(1).returning(|_, _, _| Err(ports::StorageError::Unavailable("down".into())));
-    let result = send(chats, responder_answering(Err(ResponderError::Timeout)), command("Hello", None));
+    chats
+        .expect_reserve()
+        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    chats
+        .expect_refund()
+        .times(1)
+        .returning(|_, _, _| Err(ports::StorageError::Unavailable("down".into())));
+    let result = send(
+        chats,
+        responder_answering(Err(ResponderError::Timeout)),
+        command("Hello", None),
+    );
     assert_eq!(result, Err(AppError::ResponderTimeout));
 }
 
 #[test]
 fn a_charge_swept_before_settling_is_a_timeout_and_stores_nothing() {
     let mut chats = MockChatRepository::new();
-    chats.expect_reserve().returning(|_| Ok(Reservation::Reserved(CHARGE)));
-    chats.expect_settle().times(1).returning(|_, _, _, _| Ok(Settlement::ChargeExpired));
-    let result = send(chats, responder_answering(Ok("late".into())), command("Hello", None));
+    chats
+        .expect_reserve()
+        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    chats
+        .expect_settle()
+        .times(1)
+        .returning(|_, _, _, _| Ok(Settlement::ChargeExpired));
+    let result = send(
+        chats,
+        responder_answering(Ok("late".into())),
+        command("Hello", None),
+    );
     assert_eq!(result, Err(AppError::ResponderTimeout));
 }
 
@@ -122,7 +191,9 @@ fn a_blank_or_oversized_message_is_rejected_before_any_charge() {
         let mut chats = MockChatRepository::new();
         chats.expect_reserve().never();
         let result = send(chats, silent_responder(), command(message, None));
-        assert!(matches!(result, Err(AppError::Validation(e)) if e.fields().contains_key("message")));
+        assert!(
+            matches!(result, Err(AppError::Validation(e)) if e.fields().contains_key("message"))
+        );
     }
 }
 
@@ -133,7 +204,9 @@ fn an_idempotent_retry_replays_without_charging_or_asking_again() {
         .expect_reserve()
         .withf(|r| {
             r.idempotency.as_ref().is_some_and(|k| {
-                k.key == "key-1" && k.request_fingerprint.len() == 64 && k.not_before == noon() - chrono::Duration::hours(24)
+                k.key == "key-1"
+                    && k.request_fingerprint.len() == 64
+                    && k.not_before == noon() - chrono::Duration::hours(24)
             })
         })
         .returning(|_| Ok(Reservation::Replay(record("Hello", "stored"))));
@@ -144,7 +217,9 @@ fn an_idempotent_retry_replays_without_charging_or_asking_again() {
 #[test]
 fn the_same_key_with_another_message_is_rejected() {
     let mut chats = MockChatRepository::new();
-    chats.expect_reserve().returning(|_| Ok(Reservation::KeyReused));
+    chats
+        .expect_reserve()
+        .returning(|_| Ok(Reservation::KeyReused));
     let result = send(chats, silent_responder(), command("Hello", Some("key-1")));
     assert_eq!(result, Err(AppError::IdempotencyKeyReused));
 }
@@ -152,11 +227,18 @@ fn the_same_key_with_another_message_is_rejected() {
 #[test]
 fn a_concurrent_duplicate_waits_then_replays_the_first_answer() {
     let mut chats = MockChatRepository::new();
-    let answers = Mutex::new(vec![Reservation::Replay(record("Hello", "first")), Reservation::InProgress]);
-    chats
-        .expect_reserve()
-        .times(2)
-        .returning(move |_| Ok(answers.lock().map(|mut a| a.pop()).ok().flatten().unwrap_or(Reservation::InProgress)));
+    let answers = Mutex::new(vec![
+        Reservation::Replay(record("Hello", "first")),
+        Reservation::InProgress,
+    ]);
+    chats.expect_reserve().times(2).returning(move |_| {
+        Ok(answers
+            .lock()
+            .map(|mut a| a.pop())
+            .ok()
+            .flatten()
+            .unwrap_or(Reservation::InProgress))
+    });
     chats
         .expect_wait_for_idempotency_key()
         .withf(|user, key, until| *user == UserId(1) && key == "key-1" && *until > noon())
@@ -179,6 +261,11 @@ fn malformed_idempotency_keys_are_rejected() {
 #[test]
 fn storage_outage_during_reservation_is_unavailable_and_skips_the_responder() {
     let mut chats = MockChatRepository::new();
-    chats.expect_reserve().returning(|_| Err(ports::StorageError::Unavailable("down".into())));
-    assert_eq!(send(chats, silent_responder(), command("Hello", None)), Err(AppError::StorageUnavailable));
+    chats
+        .expect_reserve()
+        .returning(|_| Err(ports::StorageError::Unavailable("down".into())));
+    assert_eq!(
+        send(chats, silent_responder(), command("Hello", None)),
+        Err(AppError::StorageUnavailable)
+    );
 }

@@ -8,7 +8,10 @@ macro_rules! chat_queries {
         ///
         /// Two PostgreSQL transactions claiming the same new key race on its primary key; the
         /// loser's unique violation rolls it back and it runs again, now seeing the winner's row.
-        pub fn reserve(conn: &mut $conn, reservation: &ChatReservation) -> QueryResult<Reservation> {
+        pub fn reserve(
+            conn: &mut $conn,
+            reservation: &ChatReservation,
+        ) -> QueryResult<Reservation> {
             let mut attempts = 0;
             loop {
                 attempts += 1;
@@ -19,14 +22,19 @@ macro_rules! chat_queries {
             }
         }
 
-        fn reserve_once(conn: &mut $conn, reservation: &ChatReservation) -> QueryResult<Reservation> {
+        fn reserve_once(
+            conn: &mut $conn,
+            reservation: &ChatReservation,
+        ) -> QueryResult<Reservation> {
             let user_id = reservation.user_id.0;
             if let Some(idempotency) = &reservation.idempotency {
                 diesel::delete(
                     idempotency_keys::table
                         .filter(idempotency_keys::user_id.eq(user_id))
                         .filter(idempotency_keys::key.eq(&idempotency.key))
-                        .filter(idempotency_keys::created_at.lt(idempotency.not_before.naive_utc())),
+                        .filter(
+                            idempotency_keys::created_at.lt(idempotency.not_before.naive_utc()),
+                        ),
                 )
                 .execute(conn)?;
                 let existing: Option<IdempotencyRow> = idempotency_keys::table
@@ -40,7 +48,10 @@ macro_rules! chat_queries {
                     }
                     return match existing.chat_id {
                         Some(chat_id) => {
-                            let chat: ChatRow = chats::table.find(chat_id).select(ChatRow::as_select()).first(conn)?;
+                            let chat: ChatRow = chats::table
+                                .find(chat_id)
+                                .select(ChatRow::as_select())
+                                .first(conn)?;
                             Ok(Reservation::Replay(chat.into()))
                         }
                         None => Ok(Reservation::InProgress),
@@ -50,14 +61,21 @@ macro_rules! chat_queries {
 
             let price = reservation.price.get();
             let debited = diesel::update(
-                users::table.filter(users::id.eq(user_id)).filter(users::tokens.ge(price)),
+                users::table
+                    .filter(users::id.eq(user_id))
+                    .filter(users::tokens.ge(price)),
             )
             .set(users::tokens.eq(users::tokens - price))
             .execute(conn)?;
             if debited == 0 {
-                let available: Option<i64> =
-                    users::table.find(user_id).select(users::tokens).first(conn).optional()?;
-                return Ok(Reservation::InsufficientTokens { available: Tokens::new(available.unwrap_or(0)) });
+                let available: Option<i64> = users::table
+                    .find(user_id)
+                    .select(users::tokens)
+                    .first(conn)
+                    .optional()?;
+                return Ok(Reservation::InsufficientTokens {
+                    available: Tokens::new(available.unwrap_or(0)),
+                });
             }
 
             let charge_id = Uuid::new_v4();
@@ -115,7 +133,10 @@ macro_rules! chat_queries {
                         .filter(chat_charges::id.eq(&charge_ref))
                         .filter(chat_charges::status.eq(charge_status::PENDING)),
                 )
-                .set((chat_charges::status.eq(charge_status::SETTLED), chat_charges::closed_at.eq(at)))
+                .set((
+                    chat_charges::status.eq(charge_status::SETTLED),
+                    chat_charges::closed_at.eq(at),
+                ))
                 .returning(chat_charges::user_id)
                 .get_result(conn)
                 .optional()?;
@@ -123,22 +144,34 @@ macro_rules! chat_queries {
                     return Ok(Settlement::ChargeExpired);
                 };
                 let chat: ChatRow = diesel::insert_into(chats::table)
-                    .values(NewChatRow { user_id, message, response, timestamp: at })
+                    .values(NewChatRow {
+                        user_id,
+                        message,
+                        response,
+                        timestamp: at,
+                    })
                     .returning(ChatRow::as_returning())
                     .get_result(conn)?;
                 diesel::update(chat_charges::table.filter(chat_charges::id.eq(&charge_ref)))
                     .set(chat_charges::chat_id.eq(chat.id))
                     .execute(conn)?;
-                diesel::update(idempotency_keys::table.filter(idempotency_keys::charge_id.eq(&charge_ref)))
-                    .set(idempotency_keys::chat_id.eq(chat.id))
-                    .execute(conn)?;
+                diesel::update(
+                    idempotency_keys::table.filter(idempotency_keys::charge_id.eq(&charge_ref)),
+                )
+                .set(idempotency_keys::chat_id.eq(chat.id))
+                .execute(conn)?;
                 Ok(Settlement::Settled(chat.into()))
             })
         }
 
         /// Protocol step 3 (failure) and step 4: if the charge is still pending, marks it refunded,
         /// gives the price back with a `refund` entry and releases its idempotency key.
-        pub fn refund(conn: &mut $conn, charge: ChargeId, reason: &str, at: NaiveDateTime) -> QueryResult<bool> {
+        pub fn refund(
+            conn: &mut $conn,
+            charge: ChargeId,
+            reason: &str,
+            at: NaiveDateTime,
+        ) -> QueryResult<bool> {
             let charge_ref = charge.0.to_string();
             conn.write_transaction(|conn| {
                 let closed: Option<(i64, i64)> = diesel::update(
@@ -146,7 +179,10 @@ macro_rules! chat_queries {
                         .filter(chat_charges::id.eq(&charge_ref))
                         .filter(chat_charges::status.eq(charge_status::PENDING)),
                 )
-                .set((chat_charges::status.eq(charge_status::REFUNDED), chat_charges::closed_at.eq(at)))
+                .set((
+                    chat_charges::status.eq(charge_status::REFUNDED),
+                    chat_charges::closed_at.eq(at),
+                ))
                 .returning((chat_charges::user_id, chat_charges::amount))
                 .get_result(conn)
                 .optional()?;
@@ -167,14 +203,20 @@ macro_rules! chat_queries {
                         created_at: at,
                     })
                     .execute(conn)?;
-                diesel::delete(idempotency_keys::table.filter(idempotency_keys::charge_id.eq(&charge_ref)))
-                    .execute(conn)?;
+                diesel::delete(
+                    idempotency_keys::table.filter(idempotency_keys::charge_id.eq(&charge_ref)),
+                )
+                .execute(conn)?;
                 Ok(true)
             })
         }
 
         /// Pending charges whose deadline passed before `now`, oldest first, at most `limit`.
-        pub fn expired_charges(conn: &mut $conn, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<String>> {
+        pub fn expired_charges(
+            conn: &mut $conn,
+            now: NaiveDateTime,
+            limit: i64,
+        ) -> QueryResult<Vec<String>> {
             chat_charges::table
                 .filter(chat_charges::status.eq(charge_status::PENDING))
                 .filter(chat_charges::deadline.lt(now))
@@ -186,12 +228,19 @@ macro_rules! chat_queries {
 
         /// How many chats a user has stored.
         pub fn chat_count(conn: &mut $conn, user_id: UserId) -> QueryResult<i64> {
-            chats::table.filter(chats::user_id.eq(user_id.0)).count().get_result(conn)
+            chats::table
+                .filter(chats::user_id.eq(user_id.0))
+                .count()
+                .get_result(conn)
         }
 
         /// Whether the key is still held by a running request: `Some(true)` while in progress,
         /// `Some(false)` once completed, `None` when absent or released.
-        pub fn idempotency_in_progress(conn: &mut $conn, user_id: UserId, key: &str) -> QueryResult<Option<bool>> {
+        pub fn idempotency_in_progress(
+            conn: &mut $conn,
+            user_id: UserId,
+            key: &str,
+        ) -> QueryResult<Option<bool>> {
             idempotency_keys::table
                 .find((user_id.0, key))
                 .select(idempotency_keys::chat_id)

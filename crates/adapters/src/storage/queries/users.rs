@@ -45,13 +45,24 @@ macro_rules! user_queries {
         }
 
         /// The account with this username key, hash included.
-        pub fn find_credentials(conn: &mut $conn, key: &UsernameKey) -> QueryResult<Option<UserCredentials>> {
+        pub fn find_credentials(
+            conn: &mut $conn,
+            key: &UsernameKey,
+        ) -> QueryResult<Option<UserCredentials>> {
             users::table
                 .filter(users::username_key.eq(key.as_str()))
                 .select(UserRow::as_select())
                 .first(conn)
                 .optional()
                 .map(|row| row.map(UserRow::into_credentials))
+        }
+
+        /// Activates or deactivates an account; returns whether it exists.
+        pub fn set_active(conn: &mut $conn, id: UserId, active: bool) -> QueryResult<bool> {
+            diesel::update(users::table.find(id.0))
+                .set(users::is_active.eq(active))
+                .execute(conn)
+                .map(|n| n == 1)
         }
 
         /// The account with this id.

@@ -1,0 +1,56 @@
+//! Invariant 2: with a balance of B, exactly floor(B / price) of N concurrent chats succeed.
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+async fn fire_concurrent_chats(app: &TestApp, username: &str, requests: usize) {
+    let session = app.signed_up(username).await;
+    let chats = (0..requests).map(|i| {
+        let (client, url, access) = (
+            app.client.clone(),
+            app.url("/chatView/"),
+            session.access.clone(),
+        );
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .header("Authorization", format!("Token {access}"))
+                .json(&serde_json::json!({"message": format!("concurrent {i}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    });
+    let statuses: Vec<StatusCode> = join_all(chats)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::PAYMENT_REQUIRED)
+        .count();
+    assert_eq!((ok, refused), (40, requests - 40), "{statuses:?}");
+    assert_eq!(app.balance(&session.access).await, 0);
+    let user = domain::UserId(user_id_of(&session.access));
+    assert_eq!(app.storage().await.chat_count(user).await.unwrap(), 40);
+    app.assert_ledger_consistent().await;
+}
+
+test_support::backend_tests! {
+    async fn sixty_concurrent_chats_of_a_new_user_buy_exactly_forty(backend: Backend) {
+        let app = spawn_app(backend).await;
+        fire_concurrent_chats(&app, "sixty", 60).await;
+    }
+
+    async fn two_hundred_concurrent_chats_repeated_never_overspend(backend: Backend) {
+        let app = spawn_app(backend).await;
+        for round in 0..3 {
+            fire_concurrent_chats(&app, &format!("round{round}"), 200).await;
+        }
+    }
+}

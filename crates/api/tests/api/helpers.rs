@@ -1,0 +1,208 @@
+//! One way to start the service in tests, and the requests every test makes.
+
+use std::sync::Arc;
+
+use adapters::storage::DieselStorage;
+use api::{Application, Overrides, Settings, startup::open_storage};
+use reqwest::{Response, StatusCode};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use test_support::{Backend, TestDatabase};
+
+/// The JWT secret every test server signs with, so tests can forge tokens deliberately.
+pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
+
+/// A running service.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database: Arc<TestDatabase>,
+    pub settings: Settings,
+    handle: actix_web::dev::ServerHandle,
+}
+
+/// Settings for tests: a free port, cheap bcrypt, a known secret.
+pub fn test_settings(database_url: &str) -> Settings {
+    let mut settings = Settings::defaults().unwrap();
+    settings.server.port = 0;
+    settings.server.workers = 4;
+    settings.database.url = SecretString::from(database_url.to_owned());
+    settings.auth.bcrypt_cost = 4;
+    settings.auth.jwt_secret = Some(SecretString::from(TEST_SECRET.to_owned()));
+    settings
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}, Overrides::default()).await
+}
+
+pub async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut Settings),
+    overrides: Overrides,
+) -> TestApp {
+    spawn_on(
+        Arc::new(TestDatabase::create(backend)),
+        configure,
+        overrides,
+    )
+    .await
+}
+
+/// Starts the service on an existing test database (to restart it, for instance).
+pub async fn spawn_on(
+    database: Arc<TestDatabase>,
+    configure: impl FnOnce(&mut Settings),
+    overrides: Overrides,
+) -> TestApp {
+    let mut settings = test_settings(&database.url);
+    configure(&mut settings);
+    let application = Application::build_with(settings.clone(), overrides)
+        .await
+        .expect("service starts");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let handle = application.handle();
+    tokio::spawn(application.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    TestApp {
+        address,
+        client,
+        database,
+        settings,
+        handle,
+    }
+}
+
+/// Tokens of a logged-in user.
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+
+    /// A second view of the same database, for assertions on what was stored.
+    pub async fn storage(&self) -> DieselStorage {
+        open_storage(&self.settings.database).await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value, access: Option<&str>) -> Response {
+        let mut request = self.client.post(self.url(path)).json(&body);
+        if let Some(token) = access {
+            request = request.header("Authorization", format!("Token {token}"));
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> Response {
+        self.post(
+            "/register/",
+            json!({"username": username, "password": password}),
+            None,
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.post(
+            "/login/",
+            json!({"username": username, "password": password}),
+            None,
+        )
+        .await
+    }
+
+    /// Registers `username` with a valid password and logs in.
+    pub async fn signed_up(&self, username: &str) -> Session {
+        assert_eq!(
+            self.register(username, "password123").await.status(),
+            StatusCode::CREATED
+        );
+        let body: Value = self
+            .login(username, "password123")
+            .await
+            .json()
+            .await
+            .unwrap();
+        Session {
+            access: body["access_token"].as_str().unwrap().to_owned(),
+            refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn chat(&self, access: &str, message: &str) -> Response {
+        self.post("/chatView/", json!({"message": message}), Some(access))
+            .await
+    }
+
+    pub async fn balance(&self, access: &str) -> i64 {
+        let response = self
+            .client
+            .get(self.url("/token_balance/"))
+            .header("Authorization", format!("Token {access}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.unwrap()["tokens"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Invariants 1 and 3 for every user, read straight from the database.
+    pub async fn assert_ledger_consistent(&self) {
+        for totals in self.storage().await.ledger_totals().await.unwrap() {
+            assert!(totals.balance.get() >= 0, "negative balance: {totals:?}");
+            assert_eq!(
+                totals.balance, totals.entries_sum,
+                "balance differs from ledger: {totals:?}"
+            );
+        }
+    }
+}
+
+/// Asserts a problem+json error with `status` and `code`; returns its body.
+pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["type"].as_str().is_some() && body["title"].as_str().is_some(),
+        "{body}"
+    );
+    body
+}
+
+/// The user id inside a token we issued.
+pub fn user_id_of(access: &str) -> i64 {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_exp = false;
+    let data = jsonwebtoken::decode::<Value>(
+        access,
+        &jsonwebtoken::DecodingKey::from_secret(TEST_SECRET.as_bytes()),
+        &validation,
+    )
+    .unwrap();
+    data.claims["sub"].as_str().unwrap().parse().unwrap()
+}

@@ -1,0 +1,13 @@
+//! HTTP integration tests: the real service on a real socket, a fresh database per test, every
+//! storage-touching test on both backends (see `test_support::backend_tests!`).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod helpers;
+
+mod bad_input;
+mod concurrency;
+mod idempotency;
+mod processes;
+mod responder_failures;
+mod restart;
+mod seed_flow;

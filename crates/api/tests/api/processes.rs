@@ -1,0 +1,1 @@
+//! The real binary: its subcommands, crashes, and several processes on one database.
