@@ -46,6 +46,8 @@ const SUPERUSER_PASSWORD_VAR: &str = "CHAT_API_SUPERUSER_PASSWORD";
 /// Parses arguments, runs the command, and maps its outcome to an exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    // Reads FAILPOINTS when built with the `failpoints` feature (crash tests); a no-op otherwise.
+    let _failpoints = fail::FailScenario::setup();
     let settings = match Settings::load() {
         Ok(settings) => settings,
         Err(error) => {

@@ -160,3 +160,50 @@ mod tests {
         );
     }
 }
+
+/// Raw SQL against a test database, for assertions the service's own API does not offer (and for
+/// tampering with data on purpose).
+pub mod sql {
+    use diesel::{
+        Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection, sql_types::Text,
+    };
+
+    #[derive(QueryableByName)]
+    struct TextRow {
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+
+    /// Runs a statement (UPDATE, DELETE, ...) and returns the affected row count.
+    pub fn execute(url: &str, statement: &str) -> usize {
+        match url.strip_prefix("sqlite://") {
+            Some(path) => diesel::sql_query(statement)
+                .execute(&mut SqliteConnection::establish(path).expect("open sqlite"))
+                .expect("execute"),
+            None => diesel::sql_query(statement)
+                .execute(&mut PgConnection::establish(url).expect("connect postgres"))
+                .expect("execute"),
+        }
+    }
+
+    /// The first column of every row, as text; the query must alias it `value` and cast it to text.
+    pub fn strings(url: &str, query: &str) -> Vec<String> {
+        let rows: Vec<TextRow> = match url.strip_prefix("sqlite://") {
+            Some(path) => diesel::sql_query(query)
+                .load(&mut SqliteConnection::establish(path).expect("open sqlite"))
+                .expect("query"),
+            None => diesel::sql_query(query)
+                .load(&mut PgConnection::establish(url).expect("connect postgres"))
+                .expect("query"),
+        };
+        rows.into_iter().map(|row| row.value).collect()
+    }
+
+    /// A single integer, from a query whose one row has a text-cast column `value`.
+    pub fn integer(url: &str, query: &str) -> i64 {
+        strings(url, query)
+            .first()
+            .and_then(|v| v.parse().ok())
+            .expect("one integer row")
+    }
+}

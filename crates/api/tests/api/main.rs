@@ -2,6 +2,7 @@
 //! storage-touching test on both backends (see `test_support::backend_tests!`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod binary;
 mod helpers;
 
 mod bad_input;

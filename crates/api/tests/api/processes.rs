@@ -1,1 +1,439 @@
-//! The real binary: its subcommands, crashes, and several processes on one database.
+//! The real binary: subcommands, crashes (SIGKILL and a failpoint between charge and response),
+//! several processes on one database, and a database restart under traffic.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use test_support::{Backend, TestDatabase, sql};
+
+use crate::binary::{ServerProcess, run};
+
+/// A client of one server process.
+#[derive(Clone)]
+struct Remote {
+    client: reqwest::Client,
+    address: String,
+}
+
+impl Remote {
+    fn of(server: &ServerProcess) -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            address: server.address.clone(),
+        }
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        body: Value,
+        access: Option<&str>,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .json(&body);
+        if let Some(access) = access {
+            request = request.header("Authorization", format!("Token {access}"));
+        }
+        request.send().await
+    }
+
+    async fn register(&self, username: &str) -> StatusCode {
+        self.post(
+            "/register/",
+            json!({"username": username, "password": "password123"}),
+            None,
+        )
+        .await
+        .unwrap()
+        .status()
+    }
+
+    async fn signed_up(&self, username: &str) -> String {
+        assert_eq!(self.register(username).await, StatusCode::CREATED);
+        let login = self
+            .post(
+                "/login/",
+                json!({"username": username, "password": "password123"}),
+                None,
+            )
+            .await
+            .unwrap();
+        login.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn chat(&self, access: &str, message: &str) -> Result<StatusCode, reqwest::Error> {
+        self.post("/chatView/", json!({"message": message}), Some(access))
+            .await
+            .map(|r| r.status())
+    }
+}
+
+/// Deadlines short enough that the sweeper settles a crash within seconds.
+const FAST_SWEEP: [(&str, &str); 3] = [
+    ("CHAT_API__RESPONDER__TIMEOUT_SECS", "1"),
+    ("CHAT_API__LEDGER__CHARGE_GRACE_SECS", "1"),
+    ("CHAT_API__LEDGER__SWEEP_INTERVAL_SECS", "1"),
+];
+
+fn pending_charges(url: &str) -> i64 {
+    sql::integer(
+        url,
+        "SELECT CAST(COUNT(*) AS TEXT) AS value FROM chat_charges WHERE status = 'pending'",
+    )
+}
+
+/// Waits (bounded) until the sweeper has settled every pending charge.
+async fn wait_for_no_pending_charges(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pending_charges(url) > 0 {
+        assert!(Instant::now() < deadline, "pending charges were not swept");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Invariant 4 over the whole database: every user paid exactly for the chats stored, every
+/// message a client saw answered with 200 is stored, and `check-ledger` agrees.
+fn assert_charged_exactly_for_stored_chats(
+    url: &str,
+    workdir: &std::path::Path,
+    answered: &[String],
+) {
+    let stored = sql::strings(url, "SELECT message AS value FROM chats");
+    for message in answered {
+        assert_eq!(
+            stored.iter().filter(|m| *m == message).count(),
+            1,
+            "answered chat {message:?} must be stored once"
+        );
+    }
+    let mismatched = sql::integer(
+        url,
+        "SELECT CAST(COUNT(*) AS TEXT) AS value FROM users u WHERE u.tokens <> 4000 - 100 * \
+         (SELECT COUNT(*) FROM chats c WHERE c.user_id = u.id)",
+    );
+    assert_eq!(
+        mismatched, 0,
+        "a user was charged for a chat that is not stored (or the reverse)"
+    );
+    let check = run(url, workdir, &["check-ledger"], &[]);
+    assert!(
+        check.status.success(),
+        "check-ledger: {}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
+test_support::backend_tests! {
+    async fn a_sigkill_mid_load_loses_no_money(backend: Backend) {
+        let db = TestDatabase::create(backend);
+        let workdir = tempfile::tempdir().unwrap();
+        let server = ServerProcess::start(&db.url, workdir.path(), &FAST_SWEEP).await;
+        let remote = Remote::of(&server);
+        let mut sessions = Vec::new();
+        for user in 0..4 {
+            sessions.push(remote.signed_up(&format!("crash{user}")).await);
+        }
+        let answered = Arc::new(Mutex::new(Vec::<String>::new()));
+        let load = sessions.into_iter().enumerate().map(|(user, access)| {
+            let (remote, answered) = (remote.clone(), answered.clone());
+            tokio::spawn(async move {
+                for i in 0..40 {
+                    let message = format!("crash-{user}-{i}");
+                    match remote.chat(&access, &message).await {
+                        Ok(StatusCode::OK) => answered.lock().unwrap().push(message),
+                        Ok(status) => panic!("unexpected {status} before the crash"),
+                        Err(_) => return,
+                    }
+                }
+            })
+        }).collect::<Vec<_>>();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while answered.lock().unwrap().len() < 30 {
+            assert!(Instant::now() < deadline, "load did not get going");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        server.kill();
+        join_all(load).await;
+        let answered = answered.lock().unwrap().clone();
+        assert!(answered.len() < 160, "the kill landed mid-load");
+
+        let _restarted = ServerProcess::start(&db.url, workdir.path(), &FAST_SWEEP).await;
+        wait_for_no_pending_charges(&db.url).await;
+        assert_charged_exactly_for_stored_chats(&db.url, workdir.path(), &answered);
+    }
+
+    async fn three_processes_share_one_database_without_overspending(backend: Backend) {
+        let db = TestDatabase::create(backend);
+        let workdir = tempfile::tempdir().unwrap();
+        let first = ServerProcess::start(&db.url, workdir.path(), &[]).await;
+        let servers = [first, ServerProcess::start(&db.url, workdir.path(), &[]).await, ServerProcess::start(&db.url, workdir.path(), &[]).await];
+        let remotes: Vec<Remote> = servers.iter().map(Remote::of).collect();
+
+        let registrations = (0..10).map(|i| {
+            let remote = remotes[i % 2].clone();
+            tokio::spawn(async move { remote.register(if i % 3 == 0 { "Shared" } else { "shared" }).await })
+        });
+        let statuses: Vec<StatusCode> = join_all(registrations).await.into_iter().map(Result::unwrap).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+        assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::BAD_REQUEST));
+
+        let access = remotes[0].signed_up("spender").await;
+        let chats = (0..300).map(|i| {
+            let (remote, access) = (remotes[i % 3].clone(), access.clone());
+            tokio::spawn(async move { remote.chat(&access, &format!("scale {i}")).await.unwrap() })
+        });
+        let statuses: Vec<StatusCode> = join_all(chats).await.into_iter().map(Result::unwrap).collect();
+        let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+        let refused = statuses.iter().filter(|s| **s == StatusCode::PAYMENT_REQUIRED).count();
+        assert_eq!((ok, refused), (40, 260));
+        let spender = "(SELECT id FROM users WHERE username = 'spender')";
+        assert_eq!(sql::integer(&db.url, &format!("SELECT CAST(tokens AS TEXT) AS value FROM users WHERE id = {spender}")), 0);
+        assert_eq!(sql::integer(&db.url, &format!("SELECT CAST(COUNT(*) AS TEXT) AS value FROM chats WHERE user_id = {spender}")), 40);
+        let check = run(&db.url, workdir.path(), &["check-ledger"], &[]);
+        assert!(check.status.success());
+    }
+
+    async fn check_ledger_passes_on_consistent_data_and_fails_on_tampered_data(backend: Backend) {
+        let db = TestDatabase::create(backend);
+        let workdir = tempfile::tempdir().unwrap();
+        let server = ServerProcess::start(&db.url, workdir.path(), &[]).await;
+        let remote = Remote::of(&server);
+        let access = remote.signed_up("audited").await;
+        assert_eq!(remote.chat(&access, "hi").await.unwrap(), StatusCode::OK);
+        let check = run(&db.url, workdir.path(), &["check-ledger"], &[]);
+        assert!(check.status.success());
+        assert!(String::from_utf8_lossy(&check.stdout).contains("ledger consistent"));
+
+        assert_eq!(sql::execute(&db.url, "UPDATE users SET tokens = tokens + 1 WHERE username = 'audited'"), 1);
+        let check = run(&db.url, workdir.path(), &["check-ledger"], &[]);
+        assert_eq!(check.status.code(), Some(1));
+        let report = String::from_utf8_lossy(&check.stdout);
+        assert!(report.contains("VIOLATION") && report.contains("3901") && report.contains("3900"), "{report}");
+    }
+
+    async fn createsuperuser_reads_the_password_from_stdin(backend: Backend) {
+        use std::io::Write;
+        let db = TestDatabase::create(backend);
+        let workdir = tempfile::tempdir().unwrap();
+        let mut command = crate::binary::command(&db.url, workdir.path());
+        command.args(["createsuperuser", "--username", "root_admin", "--password-stdin"])
+            .stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(b"admin-password-1\n").unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(sql::strings(&db.url, "SELECT CAST(is_superuser AS TEXT) AS value FROM users WHERE username = 'root_admin'").len(), 1);
+        let is_superuser = sql::strings(&db.url, "SELECT CASE WHEN is_superuser THEN 'yes' ELSE 'no' END AS value FROM users WHERE username = 'root_admin'");
+        assert_eq!(is_superuser, vec!["yes".to_owned()]);
+
+        let weak = run(&db.url, workdir.path(), &["createsuperuser", "--username", "other_admin"], &[("CHAT_API_SUPERUSER_PASSWORD", "123")]);
+        assert_eq!(weak.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&weak.stderr).contains("password"), "the error says what is wrong");
+    }
+}
+
+#[test]
+fn startup_refuses_unknown_schemes_and_missing_secrets() {
+    let workdir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", workdir.path().join("x.db").display());
+    let unknown = run("mysql://db/chat", workdir.path(), &["migrate"], &[]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("unsupported database URL scheme \"mysql\"")
+    );
+    assert!(
+        !workdir.path().join("mysql:").exists(),
+        "no SQLite file is created for an unknown scheme"
+    );
+
+    let mut production = crate::binary::command(&sqlite, workdir.path());
+    production
+        .env_remove("CHAT_API__AUTH__JWT_SECRET")
+        .env("CHAT_API__PROFILE", "production")
+        .arg("serve");
+    let output = production.output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("requires auth.jwt_secret"));
+
+    let short = run(
+        &sqlite,
+        workdir.path(),
+        &["serve"],
+        &[
+            ("CHAT_API__AUTH__JWT_SECRET", "short"),
+            ("CHAT_API__PROFILE", "production"),
+        ],
+    );
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 32 bytes"));
+}
+
+#[cfg(feature = "failpoints")]
+test_support::backend_tests! {
+    async fn a_crash_between_charge_and_response_is_refunded_by_the_sweeper(backend: Backend) {
+        let db = TestDatabase::create(backend);
+        let workdir = tempfile::tempdir().unwrap();
+        let mut env = FAST_SWEEP.to_vec();
+        env.push(("FAILPOINTS", "send_chat::after_reserve=return"));
+        let server = ServerProcess::start(&db.url, workdir.path(), &env).await;
+        let remote = Remote::of(&server);
+        let access = remote.signed_up("victim").await;
+        assert!(remote.chat(&access, "never answered").await.is_err(), "the process dies mid-request");
+        assert!(!server.wait_for_exit(Duration::from_secs(10)).success());
+
+        let tokens = "SELECT CAST(tokens AS TEXT) AS value FROM users WHERE username = 'victim'";
+        assert_eq!(sql::integer(&db.url, tokens), 3900, "the charge was committed before the crash");
+        assert_eq!(pending_charges(&db.url), 1);
+
+        let _restarted = ServerProcess::start(&db.url, workdir.path(), &FAST_SWEEP).await;
+        wait_for_no_pending_charges(&db.url).await;
+        assert_eq!(sql::integer(&db.url, tokens), 4000, "the sweeper refunded the charge");
+        let refunds = sql::integer(&db.url, "SELECT CAST(COUNT(*) AS TEXT) AS value FROM ledger_entries WHERE kind = 'refund'");
+        assert_eq!(refunds, 1);
+        assert_charged_exactly_for_stored_chats(&db.url, workdir.path(), &[]);
+    }
+}
+
+#[cfg(not(feature = "failpoints"))]
+#[test]
+fn a_crash_between_charge_and_response_is_refunded_by_the_sweeper() {
+    test_support::skip(
+        "processes::a_crash_between_charge_and_response_is_refunded_by_the_sweeper",
+        "built without the `failpoints` feature (run the tests with --all-features)",
+    );
+}
+
+/// A throwaway PostgreSQL cluster of this test's own, so stopping it cuts no other test's
+/// connections; stopped and removed on drop.
+struct OwnCluster {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+const PG_CLUSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pg-cluster");
+
+impl OwnCluster {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let output = std::process::Command::new(PG_CLUSTER)
+            .arg("start")
+            .arg(dir.path().join("pg"))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let url = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+        Self { dir, url }
+    }
+
+    fn control(&self, action: &str) {
+        let status = std::process::Command::new(PG_CLUSTER)
+            .arg(action)
+            .arg(self.dir.path().join("pg"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg-cluster {action}");
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _stopped = std::process::Command::new(PG_CLUSTER)
+            .arg("stop")
+            .arg(self.dir.path().join("pg"))
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_mid_traffic_gives_503_not_500_and_loses_nothing() {
+    let name = "processes::a_database_restart_mid_traffic_gives_503_not_500_and_loses_nothing";
+    if !test_support::available(Backend::Postgres, name) {
+        return;
+    }
+    let cluster = OwnCluster::start();
+    let workdir = tempfile::tempdir().unwrap();
+    let mut env = FAST_SWEEP.to_vec();
+    env.push(("CHAT_API__DATABASE__ACQUIRE_TIMEOUT_MS", "500"));
+    let server = ServerProcess::start(&cluster.url, workdir.path(), &env).await;
+    let remote = Remote::of(&server);
+    let access = remote.signed_up("steady").await;
+
+    let statuses = Arc::new(Mutex::new(Vec::<(String, StatusCode)>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let traffic = {
+        let (remote, statuses, stop) = (remote.clone(), statuses.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) && i < 2000 {
+                let message = format!("outage-{i}");
+                let status = remote
+                    .chat(&access, &message)
+                    .await
+                    .expect("the service itself stays up");
+                statuses.lock().unwrap().push((message, status));
+                i += 1;
+            }
+        })
+    };
+    let count = |wanted: StatusCode| {
+        statuses
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, s)| *s == wanted)
+            .count()
+    };
+    let wait_until = |condition: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !condition() {
+            assert!(Instant::now() < deadline, "condition not reached");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_until(&|| count(StatusCode::OK) >= 5);
+    cluster.control("stop");
+    wait_until(&|| count(StatusCode::SERVICE_UNAVAILABLE) >= 3);
+    let ok_before_recovery = count(StatusCode::OK);
+    cluster.control("resume");
+    wait_until(&|| count(StatusCode::OK) >= ok_before_recovery + 5);
+    stop.store(true, Ordering::Relaxed);
+    traffic.await.unwrap();
+
+    let statuses = statuses.lock().unwrap().clone();
+    let unexpected: Vec<_> = statuses
+        .iter()
+        .filter(|(_, s)| *s != StatusCode::OK && *s != StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "only 200 and 503 are acceptable: {unexpected:?}"
+    );
+    let answered: Vec<String> = statuses
+        .iter()
+        .filter(|(_, s)| *s == StatusCode::OK)
+        .map(|(m, _)| m.clone())
+        .collect();
+    wait_for_no_pending_charges(&cluster.url).await;
+    assert_charged_exactly_for_stored_chats(&cluster.url, workdir.path(), &answered);
+}
