@@ -195,6 +195,38 @@ impl Database {
         }
     }
 
+    /// Applies only the oldest pending migration; returns whether there was one. For upgrade
+    /// tests that need data written under an old schema version.
+    pub fn migrate_one_step(&self) -> Result<bool, DatabaseError> {
+        let step_error = |e: &dyn std::fmt::Display| DatabaseError::Migrate(e.to_string());
+        match self {
+            Self::Sqlite(pool) => {
+                let mut conn = pool.get().map_err(|e| step_error(&e))?;
+                if !conn
+                    .has_pending_migration(SQLITE_MIGRATIONS)
+                    .map_err(|e| step_error(&e))?
+                {
+                    return Ok(false);
+                }
+                conn.run_next_migration(SQLITE_MIGRATIONS)
+                    .map(|_| true)
+                    .map_err(|e| step_error(&e))
+            }
+            Self::Postgres(pool) => {
+                let mut conn = pool.get().map_err(|e| step_error(&e))?;
+                if !conn
+                    .has_pending_migration(POSTGRES_MIGRATIONS)
+                    .map_err(|e| step_error(&e))?
+                {
+                    return Ok(false);
+                }
+                conn.run_next_migration(POSTGRES_MIGRATIONS)
+                    .map(|_| true)
+                    .map_err(|e| step_error(&e))
+            }
+        }
+    }
+
     /// Reverts every migration, newest first (for the up-down-up migration test).
     pub fn revert_all(&self) -> Result<usize, DatabaseError> {
         let revert_error = |e: &dyn std::fmt::Display| DatabaseError::Migrate(e.to_string());
