@@ -18,6 +18,31 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrati
 /// migrate one at a time ("chatapi" in ASCII).
 const MIGRATION_LOCK_KEY: i64 = 0x63_68_61_74_61_70_69;
 
+/// Runs `$body` with `$conn` (a pooled connection of the configured backend) and `$migrations`
+/// (a function returning that backend's embedded migrations), mapping any error to [`DatabaseError::Migrate`].
+macro_rules! with_migrations {
+    ($db:expr, |$conn:ident, $migrations:ident| $body:expr) => {
+        match $db {
+            Database::Sqlite(pool) => {
+                let mut $conn = pool
+                    .get()
+                    .map_err(|e| DatabaseError::Migrate(e.to_string()))?;
+                let $migrations = || SQLITE_MIGRATIONS;
+                let result: Result<_, Box<dyn std::error::Error + Send + Sync>> = $body;
+                result.map_err(|e| DatabaseError::Migrate(e.to_string()))
+            }
+            Database::Postgres(pool) => {
+                let mut $conn = pool
+                    .get()
+                    .map_err(|e| DatabaseError::Migrate(e.to_string()))?;
+                let $migrations = || POSTGRES_MIGRATIONS;
+                let result: Result<_, Box<dyn std::error::Error + Send + Sync>> = $body;
+                result.map_err(|e| DatabaseError::Migrate(e.to_string()))
+            }
+        }
+    };
+}
+
 /// Tuning of the pool and of every connection it opens.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
@@ -178,72 +203,27 @@ impl Database {
 
     /// True when every embedded migration has been applied (readiness).
     pub fn migrations_current(&self) -> Result<bool, DatabaseError> {
-        let check_error = |e: &dyn std::fmt::Display| DatabaseError::Migrate(e.to_string());
-        match self {
-            Self::Sqlite(pool) => {
-                let mut conn = pool.get().map_err(|e| check_error(&e))?;
-                conn.has_pending_migration(SQLITE_MIGRATIONS)
-                    .map(|p| !p)
-                    .map_err(|e| check_error(&e))
-            }
-            Self::Postgres(pool) => {
-                let mut conn = pool.get().map_err(|e| check_error(&e))?;
-                conn.has_pending_migration(POSTGRES_MIGRATIONS)
-                    .map(|p| !p)
-                    .map_err(|e| check_error(&e))
-            }
-        }
+        with_migrations!(self, |conn, migrations| conn
+            .has_pending_migration(migrations())
+            .map(|pending| !pending))
     }
 
     /// Applies only the oldest pending migration; returns whether there was one. For upgrade
     /// tests that need data written under an old schema version.
     pub fn migrate_one_step(&self) -> Result<bool, DatabaseError> {
-        let step_error = |e: &dyn std::fmt::Display| DatabaseError::Migrate(e.to_string());
-        match self {
-            Self::Sqlite(pool) => {
-                let mut conn = pool.get().map_err(|e| step_error(&e))?;
-                if !conn
-                    .has_pending_migration(SQLITE_MIGRATIONS)
-                    .map_err(|e| step_error(&e))?
-                {
-                    return Ok(false);
-                }
-                conn.run_next_migration(SQLITE_MIGRATIONS)
-                    .map(|_| true)
-                    .map_err(|e| step_error(&e))
+        with_migrations!(self, |conn, migrations| {
+            match conn.has_pending_migration(migrations()) {
+                Ok(true) => conn.run_next_migration(migrations()).map(|_| true),
+                other => other,
             }
-            Self::Postgres(pool) => {
-                let mut conn = pool.get().map_err(|e| step_error(&e))?;
-                if !conn
-                    .has_pending_migration(POSTGRES_MIGRATIONS)
-                    .map_err(|e| step_error(&e))?
-                {
-                    return Ok(false);
-                }
-                conn.run_next_migration(POSTGRES_MIGRATIONS)
-                    .map(|_| true)
-                    .map_err(|e| step_error(&e))
-            }
-        }
+        })
     }
 
     /// Reverts every migration, newest first (for the up-down-up migration test).
     pub fn revert_all(&self) -> Result<usize, DatabaseError> {
-        let revert_error = |e: &dyn std::fmt::Display| DatabaseError::Migrate(e.to_string());
-        match self {
-            Self::Sqlite(pool) => {
-                let mut conn = pool.get().map_err(|e| revert_error(&e))?;
-                conn.revert_all_migrations(SQLITE_MIGRATIONS)
-                    .map(|v| v.len())
-                    .map_err(|e| revert_error(&e))
-            }
-            Self::Postgres(pool) => {
-                let mut conn = pool.get().map_err(|e| revert_error(&e))?;
-                conn.revert_all_migrations(POSTGRES_MIGRATIONS)
-                    .map(|v| v.len())
-                    .map_err(|e| revert_error(&e))
-            }
-        }
+        with_migrations!(self, |conn, migrations| conn
+            .revert_all_migrations(migrations())
+            .map(|reverted| reverted.len()))
     }
 }
 
