@@ -505,6 +505,11 @@ fn cases(victim: &Session, victim_id: i64) -> Vec<Case> {
             json!({"message": "a".repeat(4001)}),
         ),
         chat("chat: message is a number", access, json!({"message": 42})),
+        chat(
+            "chat: nul character in message",
+            access,
+            json!({"message": "before\u{0}after"}),
+        ),
         chat("chat: message is null", access, json!({"message": null})),
         chat(
             "chat: message is an object",
@@ -798,7 +803,7 @@ test_support::backend_tests! {
             "<script>alert('x')</script>",
             "'; DROP TABLE users; --",
             "Robert'); DELETE FROM chats WHERE ('1'='1",
-            "\u{202E}evil\u{200D}text\u{0}nul",
+            "\u{202E}evil\u{200D}text\u{7}bell",
             "😀 𝕌𝕟𝕚𝕔𝕠𝕕𝕖 ﷽",
             "{{7*7}} ${jndi:ldap://x} %s%n",
         ] {
