@@ -160,15 +160,20 @@ pub struct LogSettings {
 #[error("invalid configuration: {0}")]
 pub struct SettingsError(#[from] config::ConfigError);
 
+/// The `CHAT_API__SECTION__KEY` environment source; list-valued keys are comma-separated.
+fn environment() -> config::Environment {
+    config::Environment::with_prefix("CHAT_API")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .list_separator(",")
+        .with_list_parse_key("server.trusted_proxies")
+}
+
 impl Settings {
     /// Reads the layered configuration for this process.
     pub fn load() -> Result<Self, SettingsError> {
-        let environment = config::Environment::with_prefix("CHAT_API")
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true)
-            .list_separator(",")
-            .with_list_parse_key("server.trusted_proxies");
+        let environment = environment();
         let profile = std::env::var("CHAT_API__PROFILE").unwrap_or_else(|_| "development".into());
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
@@ -264,6 +269,38 @@ mod tests {
         assert_eq!(
             (throttle.signup_per_ip, throttle.signup_window_secs),
             (20, 3600)
+        );
+    }
+
+    #[test]
+    fn list_and_throttle_keys_come_from_the_environment() {
+        let variables = [
+            ("CHAT_API__SERVER__TRUSTED_PROXIES", "10.0.0.1,10.1.0.0/16"),
+            ("CHAT_API__THROTTLE__LOGIN_PER_PAIR", "3"),
+            ("CHAT_API__LOG__LEVEL", "info,chat_api=debug"),
+        ];
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .add_source(
+                environment().source(Some(
+                    variables
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                )),
+            )
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(
+            settings.server.trusted_proxies,
+            vec!["10.0.0.1".to_owned(), "10.1.0.0/16".to_owned()]
+        );
+        assert_eq!(settings.throttle.login_per_pair, 3);
+        assert_eq!(
+            settings.log.level, "info,chat_api=debug",
+            "other strings stay strings"
         );
     }
 
