@@ -1,4 +1,5 @@
-//! HS256 JWTs with simplejwt-style claims (`token_type`, `jti`, `iat`, `exp`) and `sub` = user id.
+//! HS256 JWTs with simplejwt-style claims (`token_type`, `jti`, `iat`, `exp`), `sub` = user id, and
+//! `fam` (the login session) on refresh tokens, carried across rotations for theft detection.
 
 use std::time::Duration;
 
