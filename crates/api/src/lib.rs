@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod extract;
 pub mod problem;
+mod pruner;
 mod routes;
 pub mod secret;
 pub mod settings;

@@ -73,6 +73,7 @@ impl ApiError {
                 }
                 AppError::ResponderFailed => (StatusCode::BAD_GATEWAY, "responder_failed"),
                 AppError::ResponderTimeout => (StatusCode::GATEWAY_TIMEOUT, "responder_timeout"),
+                AppError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
                 AppError::StorageUnavailable => {
                     (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
                 }
@@ -126,6 +127,9 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
+        if let Self::App(AppError::Throttled { retry_after_secs }) = self {
+            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
         match status {
             StatusCode::UNAUTHORIZED => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Token realm=\"api\""));
@@ -139,6 +143,25 @@ impl ResponseError for ApiError {
     }
 }
 
+/// Error handlers for actix's own extractors (query strings, paths, JSON and form bodies), so a
+/// handler that uses them still answers malformed input with problem+json, never actix's default
+/// text bodies. Registered once for the whole app.
+pub fn extractor_errors(cfg: &mut actix_web::web::ServiceConfig) {
+    use actix_web::web;
+    cfg.app_data(web::QueryConfig::default().error_handler(|error, _| {
+        ApiError::MalformedBody(format!("Invalid query string - {error}")).into()
+    }))
+    .app_data(web::PathConfig::default().error_handler(|error, _| {
+        ApiError::MalformedBody(format!("Invalid path parameter - {error}")).into()
+    }))
+    .app_data(web::JsonConfig::default().error_handler(|error, _| {
+        ApiError::MalformedBody(format!("JSON parse error - {error}")).into()
+    }))
+    .app_data(web::FormConfig::default().error_handler(|error, _| {
+        ApiError::MalformedBody(format!("Form parse error - {error}")).into()
+    }));
+}
+
 /// Default service: unknown paths are problem+json 404s, not actix's empty body.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
@@ -147,4 +170,67 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 /// Default service of every resource: wrong methods are problem+json 405s.
 pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{
+        App,
+        test::{TestRequest, call_service, init_service, read_body_json},
+        web,
+    };
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Page {
+        #[allow(dead_code)]
+        page: u32,
+    }
+
+    async fn paged(_: web::Query<Page>) -> HttpResponse {
+        HttpResponse::Ok().finish()
+    }
+
+    async fn by_id(_: web::Path<u32>) -> HttpResponse {
+        HttpResponse::Ok().finish()
+    }
+
+    #[actix_web::test]
+    async fn actix_extractor_errors_are_problem_json() {
+        let app = init_service(
+            App::new()
+                .configure(extractor_errors)
+                .route("/paged", web::get().to(paged))
+                .route("/item/{id}", web::get().to(by_id)),
+        )
+        .await;
+        for uri in [
+            "/paged?page=-1",
+            "/paged?page=%ff%fe",
+            "/paged",
+            "/item/abc",
+        ] {
+            let response = call_service(&app, TestRequest::get().uri(uri).to_request()).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{uri}");
+            assert_eq!(
+                response.headers().get(header::CONTENT_TYPE).unwrap(),
+                "application/problem+json",
+                "{uri}"
+            );
+            let body: serde_json::Value = read_body_json(response).await;
+            assert_eq!(body["code"], "invalid_request", "{uri}");
+        }
+    }
+
+    #[test]
+    fn throttled_is_429_with_retry_after() {
+        let response = ApiError::App(AppError::Throttled {
+            retry_after_secs: 42,
+        })
+        .error_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "42");
+    }
 }

@@ -25,6 +25,8 @@ pub struct Settings {
     pub ledger: LedgerSettings,
     /// The AI model.
     pub responder: ResponderSettings,
+    /// Login and sign-up throttling.
+    pub throttle: ThrottleSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -38,6 +40,11 @@ pub struct ServerSettings {
     pub port: u16,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
+    /// Addresses or CIDR blocks of reverse proxies whose `X-Forwarded-For` is believed; empty
+    /// (the default) means the socket peer is always the client. In the environment, a
+    /// comma-separated list.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Storage.
@@ -94,6 +101,51 @@ pub struct ResponderSettings {
     pub timeout_secs: u64,
 }
 
+/// Login and sign-up throttling (counted in the database, shared by every process). A limit of 0
+/// disables that counter.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ThrottleSettings {
+    /// Sliding window of the login counters.
+    pub login_window_secs: u64,
+    /// Failed logins per (username, client IP) pair per window.
+    pub login_per_pair: u64,
+    /// Failed logins per username across all IPs per window.
+    pub login_per_username: u64,
+    /// Failed logins per client IP across all usernames per window.
+    pub login_per_ip: u64,
+    /// Sliding window of the sign-up counter.
+    pub signup_window_secs: u64,
+    /// Sign-ups (accounts created or names found taken) per client IP per window.
+    pub signup_per_ip: u64,
+    /// How often expired revocations and stale throttle events are deleted.
+    pub prune_interval_secs: u64,
+}
+
+impl ThrottleSettings {
+    /// The login limits for [`application::LoginThrottle`].
+    pub fn login_limits(&self) -> application::LoginLimits {
+        application::LoginLimits {
+            per_pair: self.login_per_pair,
+            per_username: self.login_per_username,
+            per_ip: self.login_per_ip,
+            window: Duration::from_secs(self.login_window_secs),
+        }
+    }
+
+    /// The sign-up limit for [`application::SignupThrottle`].
+    pub fn signup_limit(&self) -> application::RateLimit {
+        application::RateLimit {
+            max: self.signup_per_ip,
+            window: Duration::from_secs(self.signup_window_secs),
+        }
+    }
+
+    /// The longest window: throttle events older than this are never counted again.
+    pub fn longest_window(&self) -> Duration {
+        Duration::from_secs(self.login_window_secs.max(self.signup_window_secs))
+    }
+}
+
 /// Logging.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
@@ -108,13 +160,20 @@ pub struct LogSettings {
 #[error("invalid configuration: {0}")]
 pub struct SettingsError(#[from] config::ConfigError);
 
+/// The `CHAT_API__SECTION__KEY` environment source; list-valued keys are comma-separated.
+fn environment() -> config::Environment {
+    config::Environment::with_prefix("CHAT_API")
+        .prefix_separator("__")
+        .separator("__")
+        .try_parsing(true)
+        .list_separator(",")
+        .with_list_parse_key("server.trusted_proxies")
+}
+
 impl Settings {
     /// Reads the layered configuration for this process.
     pub fn load() -> Result<Self, SettingsError> {
-        let environment = config::Environment::with_prefix("CHAT_API")
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true);
+        let environment = environment();
         let profile = std::env::var("CHAT_API__PROFILE").unwrap_or_else(|_| "development".into());
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
@@ -196,5 +255,67 @@ mod tests {
             ),
             ("dummy", 30)
         );
+        assert!(settings.server.trusted_proxies.is_empty());
+        let throttle = &settings.throttle;
+        assert_eq!(
+            (
+                throttle.login_per_pair,
+                throttle.login_per_username,
+                throttle.login_per_ip,
+                throttle.login_window_secs
+            ),
+            (5, 20, 100, 900)
+        );
+        assert_eq!(
+            (throttle.signup_per_ip, throttle.signup_window_secs),
+            (20, 3600)
+        );
+    }
+
+    #[test]
+    fn list_and_throttle_keys_come_from_the_environment() {
+        let variables = [
+            ("CHAT_API__SERVER__TRUSTED_PROXIES", "10.0.0.1,10.1.0.0/16"),
+            ("CHAT_API__THROTTLE__LOGIN_PER_PAIR", "3"),
+            ("CHAT_API__LOG__LEVEL", "info,chat_api=debug"),
+        ];
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .add_source(
+                environment().source(Some(
+                    variables
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                )),
+            )
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(
+            settings.server.trusted_proxies,
+            vec!["10.0.0.1".to_owned(), "10.1.0.0/16".to_owned()]
+        );
+        assert_eq!(settings.throttle.login_per_pair, 3);
+        assert_eq!(
+            settings.log.level, "info,chat_api=debug",
+            "other strings stay strings"
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let mut settings = Settings::defaults().unwrap();
+        let jwt = "jwt-secret-that-must-never-be-logged-0123456789";
+        let db_password = "db-password-never-logged";
+        settings.auth.jwt_secret = Some(SecretString::from(jwt.to_owned()));
+        settings.database.url =
+            SecretString::from(format!("postgres://chat:{db_password}@db.internal/chat"));
+        for rendering in [format!("{settings:?}"), format!("{settings:#?}")] {
+            assert!(!rendering.contains(jwt), "{rendering}");
+            assert!(!rendering.contains(db_password), "{rendering}");
+            assert!(rendering.contains("REDACTED"));
+        }
     }
 }

@@ -11,7 +11,8 @@ use adapters::{
     storage::{Database, DatabaseUrl, DieselStorage},
 };
 use application::{
-    Authenticate, ChargePolicy, Login, RefreshAccess, Register, SendChat, SweepExpiredCharges,
+    Authenticate, ChargePolicy, Login, LoginThrottle, Logout, PruneSecurityRecords, RefreshAccess,
+    Register, SendChat, SignupThrottle, SweepExpiredCharges,
 };
 use domain::Pricing;
 use ports::{Clock, Responder};
@@ -19,7 +20,8 @@ use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
-    problem, routes, secret,
+    extract::TrustedProxies,
+    problem, pruner, routes, secret,
     settings::{DatabaseSettings, Settings},
     state::AppState,
     sweeper,
@@ -58,6 +60,8 @@ pub struct Application {
     server: Server,
     sweep: Arc<SweepExpiredCharges>,
     sweep_interval: Duration,
+    prune: Arc<PruneSecurityRecords>,
+    prune_interval: Duration,
 }
 
 /// Opens the configured database and applies pending migrations.
@@ -115,6 +119,19 @@ impl Application {
         };
         let responder = Arc::new(TimeoutResponder::new(responder, responder_timeout));
 
+        let trusted_proxies = web::Data::new(
+            TrustedProxies::parse(&settings.server.trusted_proxies).map_err(|e| {
+                StartupError::InvalidSetting(format!("server.trusted_proxies: {e}"))
+            })?,
+        );
+        if chrono::Duration::seconds(i64::try_from(settings.auth.leeway_secs).unwrap_or(i64::MAX))
+            >= application::refresh::REVOCATION_SLACK
+        {
+            return Err(StartupError::InvalidSetting(
+                "auth.leeway_secs must be below 3600 (revocations are kept one hour past expiry)"
+                    .into(),
+            ));
+        }
         let storage = Arc::new(storage);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let hasher = Arc::new(hasher);
@@ -139,7 +156,24 @@ impl Application {
         let state = web::Data::new(AppState {
             register: Register::new(storage.clone(), hasher.clone(), clock.clone(), pricing),
             login: Login::new(storage.clone(), hasher, tokens.clone(), clock.clone()),
-            refresh: RefreshAccess::new(authenticate.clone(), tokens, clock.clone()),
+            refresh: RefreshAccess::new(
+                authenticate.clone(),
+                tokens.clone(),
+                storage.clone(),
+                clock.clone(),
+                settings.auth.rotate_refresh_tokens,
+            ),
+            logout: Logout::new(tokens, storage.clone(), clock.clone()),
+            login_throttle: Arc::new(LoginThrottle::new(
+                storage.clone(),
+                clock.clone(),
+                settings.throttle.login_limits(),
+            )),
+            signup_throttle: SignupThrottle::new(
+                storage.clone(),
+                clock.clone(),
+                settings.throttle.signup_limit(),
+            ),
             authenticate,
             send_chat: Arc::new(SendChat::new(
                 storage.clone(),
@@ -148,6 +182,12 @@ impl Application {
                 policy,
             )),
         });
+        let prune = Arc::new(PruneSecurityRecords::new(
+            storage.clone(),
+            storage.clone(),
+            clock.clone(),
+            settings.throttle.longest_window(),
+        ));
         let sweep = Arc::new(SweepExpiredCharges::new(storage, clock));
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
@@ -155,6 +195,8 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(trusted_proxies.clone())
+                .configure(problem::extractor_errors)
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap(TracingLogger::default())
                 .configure(routes::configure)
@@ -170,6 +212,8 @@ impl Application {
             server: server.run(),
             sweep,
             sweep_interval: Duration::from_secs(settings.ledger.sweep_interval_secs),
+            prune,
+            prune_interval: Duration::from_secs(settings.throttle.prune_interval_secs),
         })
     }
 
@@ -186,8 +230,10 @@ impl Application {
     /// Serves until the process is asked to stop (SIGINT/SIGTERM), with the sweeper alongside.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = sweeper::spawn(self.sweep, self.sweep_interval);
+        let pruner = pruner::spawn(self.prune, self.prune_interval);
         let result = self.server.await;
         sweeper.abort();
+        pruner.abort();
         result
     }
 }

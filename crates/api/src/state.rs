@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use application::{Authenticate, Login, RefreshAccess, Register, SendChat};
+use application::{
+    Authenticate, Login, LoginThrottle, Logout, RefreshAccess, Register, SendChat, SignupThrottle,
+};
 
 /// Shared, immutable request state.
 pub struct AppState {
@@ -16,4 +18,10 @@ pub struct AppState {
     pub refresh: RefreshAccess,
     /// Paid chat turns.
     pub send_chat: Arc<SendChat>,
+    /// Refresh-token revocation.
+    pub logout: Logout,
+    /// Failed-login throttle; shared with any other login form (the admin panel).
+    pub login_throttle: Arc<LoginThrottle>,
+    /// Sign-up throttle.
+    pub signup_throttle: SignupThrottle,
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use domain::User;
-use ports::{Clock, TokenError, TokenIssuer, TokenKind, UserRepository};
+use ports::{Claims, Clock, TokenError, TokenIssuer, TokenKind, UserRepository};
 
 use crate::AppError;
 
@@ -31,12 +31,24 @@ impl Authenticate {
     /// The active user a valid token of `kind` names. The user is loaded on every call, so
     /// deleting or deactivating an account stops its tokens at once.
     pub async fn user_for(&self, token: &str, kind: TokenKind) -> Result<User, AppError> {
+        self.claims_and_user(token, kind)
+            .await
+            .map(|(_, user)| user)
+    }
+
+    /// Like [`Self::user_for`], also returning the verified claims (refresh and logout need the
+    /// token's `jti` and family to check or record revocation).
+    pub async fn claims_and_user(
+        &self,
+        token: &str,
+        kind: TokenKind,
+    ) -> Result<(Claims, User), AppError> {
         let claims = self
             .tokens
             .verify(token, kind, self.clock.now())
             .map_err(AppError::TokenInvalid)?;
         match self.users.find_by_id(claims.user_id).await? {
-            Some(user) if user.is_active => Ok(user),
+            Some(user) if user.is_active => Ok((claims, user)),
             _ => Err(AppError::TokenInvalid(TokenError::Malformed)),
         }
     }

@@ -39,6 +39,13 @@ pub enum AppError {
     /// The responder took too long; the user was not charged.
     #[error("The responder timed out; you were not charged.")]
     ResponderTimeout,
+    /// Too many attempts (failed logins, sign-ups) from this client or for this account; the
+    /// request was refused without being examined.
+    #[error("Request was throttled. Expected available in {retry_after_secs} seconds.")]
+    Throttled {
+        /// Seconds until the oldest counted attempt leaves the window (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// Storage is unreachable or busy; retry later.
     #[error("Storage is temporarily unavailable; please retry.")]
     StorageUnavailable,

@@ -6,18 +6,24 @@
 pub mod authenticate;
 pub mod error;
 pub mod login;
+pub mod logout;
+pub mod prune;
 pub mod refresh;
 pub mod register;
 pub mod send_chat;
 pub mod sweep;
+pub mod throttle;
 
 pub use authenticate::Authenticate;
 pub use error::AppError;
 pub use login::{Login, LoginTokens};
-pub use refresh::RefreshAccess;
+pub use logout::Logout;
+pub use prune::PruneSecurityRecords;
+pub use refresh::{RefreshAccess, RefreshedTokens};
 pub use register::Register;
 pub use send_chat::{ChargePolicy, SendChat, SendChatCommand};
 pub use sweep::SweepExpiredCharges;
+pub use throttle::{LoginLimits, LoginThrottle, RateLimit, SignupThrottle};
 
 #[cfg(test)]
 mod test_support;

@@ -44,6 +44,7 @@ pub fn issued(user_id: UserId, kind: ports::TokenKind, now: DateTime<Utc>) -> po
             user_id,
             kind,
             jti: uuid::Uuid::nil(),
+            family: uuid::Uuid::nil(),
             issued_at: now,
             expires_at: now + chrono::Duration::minutes(5),
         },

@@ -19,6 +19,11 @@ impl ChatMessage {
         if trimmed.is_empty() {
             return Err(ValidationError::new("This field may not be blank."));
         }
+        // DRF's CharField refuses NUL too; PostgreSQL text cannot store it, so accepting it would
+        // make the same message succeed on SQLite and fail on PostgreSQL.
+        if trimmed.contains('\0') {
+            return Err(ValidationError::new("Null characters are not allowed."));
+        }
         if trimmed.chars().count() > MAX_MESSAGE_CHARS {
             return Err(ValidationError::new(format!(
                 "Ensure this field has no more than {MAX_MESSAGE_CHARS} characters."
@@ -50,6 +55,12 @@ mod tests {
             message.map(|m| m.0),
             Ok("<b>Hi</b>'; DROP TABLE chats;--".to_owned())
         );
+    }
+
+    #[test]
+    fn rejects_nul_characters_on_every_backend_alike() {
+        assert!(ChatMessage::parse("evil\0nul").is_err());
+        assert!(ChatMessage::parse("\u{202E}evil\u{200D}text").is_ok());
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod clock;
 pub mod error;
 pub mod hasher;
 pub mod responder;
+pub mod revocations;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 
@@ -20,6 +22,8 @@ pub use clock::Clock;
 pub use error::StorageError;
 pub use hasher::{HasherError, PasswordHash, PasswordHasher};
 pub use responder::{Responder, ResponderError};
+pub use revocations::{RefreshTokenRecord, RevocationRepository, Rotation};
+pub use throttle::{BucketUsage, ThrottleRepository};
 pub use tokens::{Claims, IssuedToken, TokenError, TokenIssuer, TokenKind};
 pub use users::{CreatedUser, NewUser, UserCredentials, UserRepository};
 
@@ -28,3 +32,5 @@ pub use {
     chats::MockChatRepository, clock::MockClock, hasher::MockPasswordHasher,
     responder::MockResponder, tokens::MockTokenIssuer, users::MockUserRepository,
 };
+#[cfg(feature = "mocks")]
+pub use {revocations::MockRevocationRepository, throttle::MockThrottleRepository};

@@ -22,6 +22,11 @@ pub struct Claims {
     pub kind: TokenKind,
     /// Unique id, the handle for revocation.
     pub jti: Uuid,
+    /// The login session a refresh token descends from (its `fam` claim): the first refresh
+    /// token's `jti`, carried across rotations so that theft detection can revoke them all.
+    /// Tokens without a `fam` claim (access tokens, tokens from before families existed) are a
+    /// family of their own: `family == jti`.
+    pub family: Uuid,
     /// When it was issued.
     pub issued_at: DateTime<Utc>,
     /// When it stops being valid.
@@ -50,6 +55,9 @@ pub enum TokenError {
     /// A refresh token where an access token belongs, or the other way round.
     #[error("wrong token type")]
     WrongKind,
+    /// Revoked by logout, rotated out, or part of a family revoked after reuse was detected.
+    #[error("token revoked")]
+    Revoked,
     /// Signing failed (a misconfigured key).
     #[error("could not sign token: {0}")]
     Signing(String),
@@ -63,6 +71,15 @@ pub trait TokenIssuer: Send + Sync {
         &self,
         user_id: UserId,
         kind: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, TokenError>;
+
+    /// Signs a refresh token that continues the login session `family` (refresh-token
+    /// rotation), valid from `now` for the configured refresh lifetime.
+    fn issue_refresh_in_family(
+        &self,
+        user_id: UserId,
+        family: Uuid,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, TokenError>;
 

@@ -1,4 +1,5 @@
-//! HS256 JWTs with simplejwt-style claims (`token_type`, `jti`, `iat`, `exp`) and `sub` = user id.
+//! HS256 JWTs with simplejwt-style claims (`token_type`, `jti`, `iat`, `exp`), `sub` = user id, and
+//! `fam` (the login session) on refresh tokens, carried across rotations for theft detection.
 
 use std::time::Duration;
 
@@ -29,6 +30,10 @@ struct WireClaims {
     iat: i64,
     jti: String,
     token_type: String,
+    /// Family (login session) of a refresh token; absent on access tokens and on refresh tokens
+    /// issued before families existed, which then form a family of their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fam: Option<String>,
 }
 
 /// Signs and verifies tokens with one HMAC secret. The algorithm is pinned to HS256: a token whose
@@ -63,6 +68,39 @@ impl JwtIssuer {
         }
     }
 
+    /// Signs a token; a refresh token starts a new family (its own `jti`) unless `family` is given.
+    fn sign(
+        &self,
+        user_id: UserId,
+        kind: TokenKind,
+        family: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, TokenError> {
+        let ttl = chrono::Duration::from_std(self.ttl(kind))
+            .map_err(|e| TokenError::Signing(e.to_string()))?;
+        let jti = Uuid::new_v4();
+        let family = family.unwrap_or(jti);
+        let claims = Claims {
+            user_id,
+            kind,
+            jti,
+            family,
+            issued_at: now,
+            expires_at: now + ttl,
+        };
+        let wire = WireClaims {
+            sub: user_id.0.to_string(),
+            exp: claims.expires_at.timestamp(),
+            iat: claims.issued_at.timestamp(),
+            jti: claims.jti.to_string(),
+            token_type: kind_name(kind).to_owned(),
+            fam: (kind == TokenKind::Refresh).then(|| family.to_string()),
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &wire, &self.encoding)
+            .map_err(|e| TokenError::Signing(e.to_string()))?;
+        Ok(IssuedToken { token, claims })
+    }
+
     fn ttl(&self, kind: TokenKind) -> Duration {
         match kind {
             TokenKind::Access => self.settings.access_ttl,
@@ -85,25 +123,16 @@ impl TokenIssuer for JwtIssuer {
         kind: TokenKind,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, TokenError> {
-        let ttl = chrono::Duration::from_std(self.ttl(kind))
-            .map_err(|e| TokenError::Signing(e.to_string()))?;
-        let claims = Claims {
-            user_id,
-            kind,
-            jti: Uuid::new_v4(),
-            issued_at: now,
-            expires_at: now + ttl,
-        };
-        let wire = WireClaims {
-            sub: user_id.0.to_string(),
-            exp: claims.expires_at.timestamp(),
-            iat: claims.issued_at.timestamp(),
-            jti: claims.jti.to_string(),
-            token_type: kind_name(kind).to_owned(),
-        };
-        let token = encode(&Header::new(Algorithm::HS256), &wire, &self.encoding)
-            .map_err(|e| TokenError::Signing(e.to_string()))?;
-        Ok(IssuedToken { token, claims })
+        self.sign(user_id, kind, None, now)
+    }
+
+    fn issue_refresh_in_family(
+        &self,
+        user_id: UserId,
+        family: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<IssuedToken, TokenError> {
+        self.sign(user_id, TokenKind::Refresh, Some(family), now)
     }
 
     fn verify(
@@ -131,6 +160,10 @@ impl TokenIssuer for JwtIssuer {
             .map(UserId)
             .map_err(|_| TokenError::Malformed)?;
         let jti = Uuid::parse_str(&wire.jti).map_err(|_| TokenError::Malformed)?;
+        let family = match &wire.fam {
+            Some(fam) => Uuid::parse_str(fam).map_err(|_| TokenError::Malformed)?,
+            None => jti,
+        };
         let timestamp = |secs: i64| {
             Utc.timestamp_opt(secs, 0)
                 .single()
@@ -140,6 +173,7 @@ impl TokenIssuer for JwtIssuer {
             user_id,
             kind: expected,
             jti,
+            family,
             issued_at: timestamp(wire.iat)?,
             expires_at: timestamp(wire.exp)?,
         })

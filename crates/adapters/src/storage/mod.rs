@@ -235,3 +235,6 @@ fn truncate_to_micros(at: DateTime<Utc>) -> chrono::NaiveDateTime {
 }
 
 use chrono::Timelike;
+
+/// The revocation and throttle ports; declared after `dispatch!` so the macro is in scope.
+mod security;

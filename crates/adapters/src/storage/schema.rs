@@ -79,3 +79,32 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     server_settings
 );
+
+diesel::table! {
+    revoked_tokens (jti) {
+        jti -> Text,
+        family -> Text,
+        user_id -> BigInt,
+        reason -> Text,
+        revoked_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    revoked_token_families (family) {
+        family -> Text,
+        user_id -> BigInt,
+        reason -> Text,
+        revoked_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    throttle_events (id) {
+        id -> BigInt,
+        bucket -> Text,
+        occurred_at -> Timestamp,
+    }
+}

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod chats;
+mod security;
 mod users;
 
 use std::sync::Arc;

@@ -125,6 +125,8 @@ impl FromRequest for FormOrJson {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn fields(content_type: &str, body: &str) -> Result<FormOrJson, ApiError> {
@@ -182,6 +184,91 @@ mod tests {
             Err(ApiError::UnsupportedMediaType(_))
         ));
         assert!(fields("", "").is_ok_and(|f| f.0.is_empty()));
+    }
+
+    /// Any JSON value, nested a few levels.
+    fn arbitrary_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,20}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,8}", inner, 0..6)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    const CONTENT_TYPES: [&str; 8] = [
+        "application/json",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON",
+        "application/x-www-form-urlencoded",
+        "",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/json\u{0};;;===",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Fuzz: any bytes under any content type give fields or a typed error, never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            content_type in prop::sample::select(CONTENT_TYPES.to_vec()),
+            body in prop::collection::vec(any::<u8>(), 0..1024),
+        ) {
+            if let Ok(parsed) = FormOrJson::parse(content_type, &body) {
+                let mut errors = FieldErrors::new();
+                let _ = parsed.string("username", &mut errors);
+            }
+        }
+
+        /// Fuzz: arbitrary content-type header values never panic.
+        #[test]
+        fn arbitrary_content_types_never_panic(content_type in ".{0,64}", body in ".{0,64}") {
+            let _ = FormOrJson::parse(&content_type, body.as_bytes());
+        }
+
+        /// Any JSON document parses exactly when it is an object, and string fields read back.
+        #[test]
+        fn json_documents_parse_iff_objects(value in arbitrary_json()) {
+            let body = value.to_string();
+            let parsed = FormOrJson::parse("application/json", body.as_bytes());
+            match &value {
+                Value::Object(map) => {
+                    let parsed = parsed.map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    for (key, field) in map {
+                        let mut errors = FieldErrors::new();
+                        let read = parsed.string(key, &mut errors);
+                        let expected = field.as_str().map(str::to_owned);
+                        prop_assert_eq!(read, expected);
+                        prop_assert_eq!(errors.is_empty(), field.is_string());
+                    }
+                }
+                _ => prop_assert!(matches!(parsed, Err(ApiError::MalformedBody(_)))),
+            }
+        }
+
+        /// Form bodies round-trip any field names and values, however they must be escaped.
+        #[test]
+        fn form_bodies_round_trip(pairs in prop::collection::btree_map(".{1,12}", ".{0,40}", 0..6)) {
+            let body = serde_urlencoded::to_string(pairs.iter().collect::<Vec<_>>())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let parsed = FormOrJson::parse("application/x-www-form-urlencoded", body.as_bytes())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            for (key, value) in &pairs {
+                let mut errors = FieldErrors::new();
+                let read = parsed.string(key, &mut errors);
+                prop_assert_eq!(read.as_ref(), Some(value));
+            }
+        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 pub mod auth;
 pub mod body;
+pub mod client_ip;
 
 pub use auth::{BearerToken, CurrentUser};
 pub use body::FormOrJson;
+pub use client_ip::{ClientIp, TrustedProxies};

@@ -1,11 +1,15 @@
-//! `/register/`, `/login/`, `/token/refresh/`.
+//! `/register/`, `/login/`, `/token/refresh/`, `/logout/`.
 
 use actix_web::{HttpResponse, http::header, web};
 use domain::FieldErrors;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::{extract::FormOrJson, problem::ApiError, state::AppState};
+use crate::{
+    extract::{ClientIp, CurrentUser, FormOrJson},
+    problem::ApiError,
+    state::AppState,
+};
 
 /// Reads the named string fields, or fails with every missing or mistyped one.
 pub(super) fn required_strings<const N: usize>(
@@ -29,20 +33,34 @@ fn no_store(status: actix_web::http::StatusCode) -> actix_web::HttpResponseBuild
 }
 
 /// `POST /register/` → 201 `{"message": "You've been registered"}`.
+/// Throttled per client IP (`throttle.signup_per_ip`).
 pub async fn register(
     state: web::Data<AppState>,
+    ClientIp(ip): ClientIp,
     body: FormOrJson,
 ) -> Result<HttpResponse, ApiError> {
     let [username, password] = required_strings(&body, ["username", "password"])?;
-    state.register.execute(&username, &password, false).await?;
+    state
+        .signup_throttle
+        .attempt(ip, state.register.execute(&username, &password, false))
+        .await?;
     Ok(no_store(actix_web::http::StatusCode::CREATED)
         .json(json!({"message": "You've been registered"})))
 }
 
 /// `POST /login/` → `{"user", "access_token", "refresh_token"}`.
-pub async fn login(state: web::Data<AppState>, body: FormOrJson) -> Result<HttpResponse, ApiError> {
+/// Throttled per (username, IP), username and IP; a throttled attempt is refused before the
+/// password is checked.
+pub async fn login(
+    state: web::Data<AppState>,
+    ClientIp(ip): ClientIp,
+    body: FormOrJson,
+) -> Result<HttpResponse, ApiError> {
     let [username, password] = required_strings(&body, ["username", "password"])?;
-    let tokens = state.login.execute(&username, &password).await?;
+    let tokens = state
+        .login_throttle
+        .attempt(&username, ip, state.login.execute(&username, &password))
+        .await?;
     Ok(
         no_store(actix_web::http::StatusCode::OK).json(LoginResponse {
             user: tokens.username,
@@ -60,12 +78,38 @@ struct LoginResponse {
     refresh_token: String,
 }
 
-/// `POST /token/refresh/` → `{"access_token"}`.
+/// `POST /token/refresh/` → `{"access_token"}`, plus `"refresh_token"` when
+/// `auth.rotate_refresh_tokens` is on.
 pub async fn refresh(
     state: web::Data<AppState>,
     body: FormOrJson,
 ) -> Result<HttpResponse, ApiError> {
     let [refresh] = required_strings(&body, ["refresh"])?;
-    let access_token = state.refresh.execute(&refresh).await?;
-    Ok(no_store(actix_web::http::StatusCode::OK).json(json!({"access_token": access_token})))
+    let refreshed = state.refresh.execute(&refresh).await?;
+    Ok(
+        no_store(actix_web::http::StatusCode::OK).json(RefreshResponse {
+            access_token: refreshed.access_token,
+            refresh_token: refreshed.refresh_token,
+        }),
+    )
+}
+
+/// The seed's refresh body; `refresh_token` only when rotating (old clients ignore it).
+#[derive(Serialize)]
+struct RefreshResponse {
+    access_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+/// `POST /logout/` with access auth and `{"refresh": "<jwt>"}` → 204: the refresh token (and
+/// its login session) stops working.
+pub async fn logout(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    body: FormOrJson,
+) -> Result<HttpResponse, ApiError> {
+    let [refresh] = required_strings(&body, ["refresh"])?;
+    state.logout.execute(&user, &refresh).await?;
+    Ok(no_store(actix_web::http::StatusCode::NO_CONTENT).finish())
 }

@@ -111,6 +111,19 @@ fn unsigned(claims: &Value) -> String {
     format!("{header}.{}.", URL_SAFE_NO_PAD.encode(claims.to_string()))
 }
 
+/// A token whose header claims `alg` with a made-up signature (an RS256 token with no key, say).
+fn claiming_alg(alg: &str, claims: &Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "JWT"}).to_string());
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{header}.{payload}.{}", URL_SAFE_NO_PAD.encode([7u8; 256]))
+}
+
+fn logout(name: &str, access: &str, body: Value, status: StatusCode, code: &'static str) -> Case {
+    case(name, Method::POST, "/logout/", status, code)
+        .token(access)
+        .json(body)
+}
+
 fn cases(victim: &Session, victim_id: i64) -> Vec<Case> {
     let secret = TEST_SECRET.as_bytes();
     let hs256 = || Header::new(Algorithm::HS256);
@@ -492,6 +505,11 @@ fn cases(victim: &Session, victim_id: i64) -> Vec<Case> {
             json!({"message": "a".repeat(4001)}),
         ),
         chat("chat: message is a number", access, json!({"message": 42})),
+        chat(
+            "chat: nul character in message",
+            access,
+            json!({"message": "before\u{0}after"}),
+        ),
         chat("chat: message is null", access, json!({"message": null})),
         chat(
             "chat: message is an object",
@@ -610,6 +628,124 @@ fn cases(victim: &Session, victim_id: i64) -> Vec<Case> {
             "token_invalid",
         )
         .json(json!({"refresh": signed(hs256(), claims(victim_id, "refresh", -60), secret)})),
+        // Issue 5 additions: JWT edge cases, logout, header bytes, oversized usernames.
+        chat_with_token(
+            "chat: rs256 header",
+            Some(format!(
+                "Token {}",
+                claiming_alg("RS256", &claims(victim_id, "access", 60))
+            )),
+            "token_invalid",
+        ),
+        chat_with_token(
+            "chat: lowercase alg none",
+            Some(format!(
+                "Token {}",
+                claiming_alg("None", &claims(victim_id, "access", 60))
+            )),
+            "token_invalid",
+        ),
+        chat_with_token(
+            "chat: missing iat",
+            Some(forged(without(claims(victim_id, "access", 60), "iat"))),
+            "token_invalid",
+        ),
+        chat_with_token(
+            "chat: missing sub",
+            Some(forged(without(claims(victim_id, "access", 60), "sub"))),
+            "token_invalid",
+        ),
+        chat_with_token(
+            "chat: exp as a string",
+            Some(forged({
+                let mut c = claims(victim_id, "access", 60);
+                c["exp"] = json!("tomorrow");
+                c
+            })),
+            "token_invalid",
+        ),
+        chat_with_token(
+            "chat: two tokens in the header",
+            Some(format!("Token {access} {access}")),
+            "token_invalid",
+        ),
+        chat_with_token(
+            "chat: non-ascii authorization bytes",
+            Some("Token \u{e9}\u{e9}".into()),
+            "not_authenticated",
+        ),
+        case(
+            "refresh: malformed family claim",
+            Method::POST,
+            "/token/refresh/",
+            UNAUTHORIZED,
+            "token_invalid",
+        )
+        .json(json!({"refresh": signed(hs256(), {
+            let mut c = claims(victim_id, "refresh", 60);
+            c["fam"] = json!("'; DROP TABLE revoked_tokens; --");
+            c
+        }, secret)})),
+        case(
+            "refresh: alg none",
+            Method::POST,
+            "/token/refresh/",
+            UNAUTHORIZED,
+            "token_invalid",
+        )
+        .json(json!({"refresh": unsigned(&claims(victim_id, "refresh", 60))})),
+        case(
+            "logout: no credentials",
+            Method::POST,
+            "/logout/",
+            UNAUTHORIZED,
+            "not_authenticated",
+        )
+        .json(json!({"refresh": victim.refresh})),
+        logout(
+            "logout: refresh is a number",
+            access,
+            json!({"refresh": 12}),
+            BAD,
+            "invalid_request",
+        ),
+        logout(
+            "logout: garbage refresh",
+            access,
+            json!({"refresh": "garbage"}),
+            UNAUTHORIZED,
+            "token_invalid",
+        ),
+        logout(
+            "logout: access token as refresh",
+            access,
+            json!({"refresh": access}),
+            UNAUTHORIZED,
+            "token_invalid",
+        ),
+        logout(
+            "logout: another user's forged refresh",
+            access,
+            json!({"refresh": signed(hs256(), claims(999_999, "refresh", 60), secret)}),
+            UNAUTHORIZED,
+            "token_invalid",
+        ),
+        case(
+            "logout: wrong method",
+            Method::GET,
+            "/logout/",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        )
+        .token(access),
+        case(
+            "login: 60 KiB username",
+            Method::POST,
+            "/login/",
+            UNAUTHORIZED,
+            "invalid_credentials",
+        )
+        .json(json!({"username": "v".repeat(60 * 1024), "password": "password123"})),
         case(
             "unknown path",
             Method::GET,
@@ -667,7 +803,7 @@ test_support::backend_tests! {
             "<script>alert('x')</script>",
             "'; DROP TABLE users; --",
             "Robert'); DELETE FROM chats WHERE ('1'='1",
-            "\u{202E}evil\u{200D}text\u{0}nul",
+            "\u{202E}evil\u{200D}text\u{7}bell",
             "😀 𝕌𝕟𝕚𝕔𝕠𝕕𝕖 ﷽",
             "{{7*7}} ${jndi:ldap://x} %s%n",
         ] {

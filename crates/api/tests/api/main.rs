@@ -11,4 +11,5 @@ mod idempotency;
 mod processes;
 mod responder_failures;
 mod restart;
+mod security;
 mod seed_flow;

@@ -134,8 +134,102 @@ fn a_wrong_signature_or_missing_claim_is_rejected() {
     );
 }
 
+#[test]
+fn refresh_tokens_start_a_family_and_rotation_carries_it() {
+    let first = issuer()
+        .issue(UserId(3), TokenKind::Refresh, now())
+        .unwrap();
+    assert_eq!(
+        first.claims.family, first.claims.jti,
+        "a login starts a family"
+    );
+    let next = issuer()
+        .issue_refresh_in_family(UserId(3), first.claims.family, now())
+        .unwrap();
+    assert_ne!(next.claims.jti, first.claims.jti);
+    assert_eq!(next.claims.family, first.claims.family);
+    let verified = issuer()
+        .verify(&next.token, TokenKind::Refresh, now())
+        .unwrap();
+    assert_eq!(verified, next.claims);
+}
+
+#[test]
+fn a_refresh_token_without_a_family_claim_is_its_own_family() {
+    let mut claims = valid_claims();
+    claims["token_type"] = json!("refresh");
+    let token = signed(Header::new(Algorithm::HS256), claims, SECRET);
+    let verified = issuer().verify(&token, TokenKind::Refresh, now()).unwrap();
+    assert_eq!(verified.family, verified.jti);
+    let mut claims = valid_claims();
+    claims["fam"] = json!("not-a-uuid");
+    let token = signed(Header::new(Algorithm::HS256), claims, SECRET);
+    assert_eq!(
+        issuer().verify(&token, TokenKind::Access, now()),
+        Err(TokenError::Malformed)
+    );
+}
+
+#[test]
+fn other_hmac_algorithms_with_the_right_key_are_rejected() {
+    for algorithm in [Algorithm::HS384, Algorithm::HS512] {
+        let token = signed(Header::new(algorithm), valid_claims(), SECRET);
+        assert_eq!(
+            issuer().verify(&token, TokenKind::Access, now()),
+            Err(TokenError::Malformed),
+            "{algorithm:?}"
+        );
+    }
+}
+
+/// Arbitrary claim values: strings, numbers, nulls, nesting.
+fn arbitrary_claim() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|n| json!(n)),
+        ".{0,40}".prop_map(|s| json!(s)),
+        Just(json!("access")),
+        Just(json!("refresh")),
+        Just(json!(Uuid::nil().to_string())),
+        Just(json!([1, {"a": null}])),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Fuzz: three base64url segments of arbitrary bytes (a JWT's shape) never panic or verify.
+    #[test]
+    fn arbitrary_segments_never_panic_and_never_verify(
+        header in prop::collection::vec(any::<u8>(), 0..80),
+        payload in prop::collection::vec(any::<u8>(), 0..200),
+        signature in prop::collection::vec(any::<u8>(), 0..64),
+    ) {
+        use base64_like::encode_url_safe_no_pad as b64;
+        let token = format!("{}.{}.{}", b64(&header), b64(&payload), b64(&signature));
+        prop_assert!(issuer().verify(&token, TokenKind::Access, now()).is_err());
+        prop_assert!(issuer().verify(&token, TokenKind::Refresh, now()).is_err());
+    }
+
+    /// Fuzz: correctly signed tokens with arbitrary claim values never panic, and verify only
+    /// when every claim is well-formed.
+    #[test]
+    fn signed_tokens_with_arbitrary_claims_never_panic(
+        sub in arbitrary_claim(),
+        exp in arbitrary_claim(),
+        iat in arbitrary_claim(),
+        jti in arbitrary_claim(),
+        token_type in arbitrary_claim(),
+        fam in arbitrary_claim(),
+    ) {
+        let claims = json!({"sub": sub, "exp": exp, "iat": iat, "jti": jti, "token_type": token_type, "fam": fam});
+        let token = signed(Header::new(Algorithm::HS256), claims, SECRET);
+        if let Ok(verified) = issuer().verify(&token, TokenKind::Access, now()) {
+            prop_assert_eq!(token_type, json!("access"));
+            prop_assert_eq!(sub.as_str().and_then(|s| s.parse::<i64>().ok()), Some(verified.user_id.0));
+        }
+    }
 
     #[test]
     fn arbitrary_strings_never_panic_and_never_verify(token in ".{0,300}") {

@@ -9,6 +9,8 @@ mod audit;
 #[macro_use]
 mod chats;
 #[macro_use]
+mod security;
+#[macro_use]
 mod settings;
 #[macro_use]
 mod users;
@@ -18,6 +20,7 @@ pub mod sqlite {
     use super::prelude::*;
     audit_queries!(diesel::SqliteConnection);
     chat_queries!(diesel::SqliteConnection);
+    security_queries!(diesel::SqliteConnection);
     settings_queries!(diesel::SqliteConnection);
     user_queries!(diesel::SqliteConnection);
 }
@@ -27,6 +30,7 @@ pub mod postgres {
     use super::prelude::*;
     audit_queries!(diesel::PgConnection);
     chat_queries!(diesel::PgConnection);
+    security_queries!(diesel::PgConnection);
     settings_queries!(diesel::PgConnection);
     user_queries!(diesel::PgConnection);
 }
@@ -39,6 +43,7 @@ mod prelude {
     pub use ports::{
         ChargeId, ChatReservation, CreatedUser, NewUser, Reservation, Settlement, UserCredentials,
     };
+    pub use ports::{RefreshTokenRecord, Rotation};
     pub use uuid::Uuid;
 
     pub use crate::storage::{
@@ -46,5 +51,9 @@ mod prelude {
         models::*,
         pool::WriteTransaction,
         schema::{chat_charges, chats, idempotency_keys, ledger_entries, server_settings, users},
+    };
+    pub use crate::storage::{
+        queries::security::{REASON_LOGOUT, REASON_REUSE_DETECTED, REASON_ROTATED},
+        schema::{revoked_token_families, revoked_tokens, throttle_events},
     };
 }

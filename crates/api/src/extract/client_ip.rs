@@ -1,0 +1,236 @@
+//! The client's IP address, which throttles count by.
+//!
+//! The socket peer is the client, unless the peer is a configured trusted proxy
+//! (`server.trusted_proxies`): then `X-Forwarded-For` is read from the right, skipping trusted
+//! proxies, and the first address not among them is the client. A client can prepend anything to
+//! `X-Forwarded-For`, but cannot forge what the trusted proxy appended, so the header is never
+//! believed when the peer is not a trusted proxy, and never left of the first untrusted hop.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header::HeaderMap, web};
+use futures_util::future::{Ready, ready};
+
+use crate::problem::ApiError;
+
+/// One entry of `server.trusted_proxies`: an address or a CIDR block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Block {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Block {
+    fn parse(entry: &str) -> Result<Self, String> {
+        let (address, prefix) = match entry.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (entry, None),
+        };
+        let network: IpAddr = address
+            .trim()
+            .parse()
+            .map_err(|_| format!("{entry:?} is not an IP address or CIDR block"))?;
+        let network = canonical(network);
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(prefix) => prefix
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{entry:?} has an invalid prefix length"))?,
+            None => max,
+        };
+        Ok(Self { network, prefix })
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, canonical(ip)) {
+            (IpAddr::V4(network), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(network) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(network), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(network) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 addresses (a dual-stack listener's view of IPv4 peers) as plain IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// An `X-Forwarded-For` entry: a bare address, or one with a port (`1.2.3.4:5`, `[::1]:5`).
+fn parse_hop(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .map(canonical)
+}
+
+/// The proxies whose `X-Forwarded-For` is believed (`server.trusted_proxies`).
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Vec<Block>);
+
+impl TrustedProxies {
+    /// Parses the configured entries; blank entries (an empty environment variable) are skipped.
+    pub fn parse(entries: &[String]) -> Result<Self, String> {
+        entries
+            .iter()
+            .flat_map(|entry| entry.split(','))
+            .filter(|entry| !entry.trim().is_empty())
+            .map(Block::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self)
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|block| block.contains(ip))
+    }
+
+    /// The client address for a request from `peer` with these headers.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = canonical(peer);
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .collect();
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            match parse_hop(hop) {
+                Some(ip) => {
+                    client = ip;
+                    if !self.trusts(ip) {
+                        break;
+                    }
+                }
+                // Garbage was added by whoever the last trusted hop talked to: that hop's view
+                // (the address found so far) is the best we know.
+                None => break,
+            }
+        }
+        client
+    }
+}
+
+/// The request's client address (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl ClientIp {
+    fn of(req: &HttpRequest) -> Self {
+        let peer = req
+            .peer_addr()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
+        let ip = match req.app_data::<web::Data<TrustedProxies>>() {
+            Some(proxies) => proxies.client_ip(peer, req.headers()),
+            None => canonical(peer),
+        };
+        Self(ip)
+    }
+}
+
+impl FromRequest for ClientIp {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Self::of(req)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    use super::*;
+
+    fn proxies(entries: &[&str]) -> TrustedProxies {
+        TrustedProxies::parse(&entries.iter().map(|e| (*e).to_owned()).collect::<Vec<_>>()).unwrap()
+    }
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for value in values {
+            map.append(
+                HeaderName::from_static("x-forwarded-for"),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
+        let trusted = proxies(&["10.0.0.1"]);
+        let spoofed = headers(&["1.2.3.4"]);
+        assert_eq!(
+            trusted.client_ip(ip("203.0.113.9"), &spoofed),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            TrustedProxies::default().client_ip(ip("10.0.0.1"), &spoofed),
+            ip("10.0.0.1")
+        );
+        assert_eq!(trusted.client_ip(ip("10.0.0.1"), &spoofed), ip("1.2.3.4"));
+    }
+
+    #[test]
+    fn the_rightmost_untrusted_hop_is_the_client_whatever_the_client_prepended() {
+        let trusted = proxies(&["10.0.0.0/8", "fd00::/8"]);
+        let chain = headers(&["6.6.6.6, 198.51.100.2", "10.1.2.3"]);
+        assert_eq!(
+            trusted.client_ip(ip("10.0.0.1"), &chain),
+            ip("198.51.100.2")
+        );
+        let all_trusted = headers(&["10.9.9.9, fd00::1"]);
+        assert_eq!(
+            trusted.client_ip(ip("10.0.0.1"), &all_trusted),
+            ip("10.9.9.9")
+        );
+        let garbage = headers(&["6.6.6.6, not-an-ip, 10.2.2.2"]);
+        assert_eq!(trusted.client_ip(ip("10.0.0.1"), &garbage), ip("10.2.2.2"));
+        let with_ports = headers(&["[2001:db8::7]:443, 203.0.113.5:80"]);
+        assert_eq!(
+            trusted.client_ip(ip("10.0.0.1"), &with_ports),
+            ip("203.0.113.5")
+        );
+        assert_eq!(
+            trusted.client_ip(ip("10.0.0.1"), &HeaderMap::new()),
+            ip("10.0.0.1")
+        );
+    }
+
+    #[test]
+    fn mapped_ipv4_peers_match_ipv4_entries_and_bad_entries_are_refused() {
+        let trusted = proxies(&["127.0.0.1, ::1", " "]);
+        assert!(trusted.trusts(ip("::ffff:127.0.0.1")));
+        assert!(trusted.trusts(ip("::1")));
+        assert!(!trusted.trusts(ip("127.0.0.2")));
+        for bad in ["localhost", "10.0.0.0/33", "::/129", "1.2.3.4/x"] {
+            assert!(TrustedProxies::parse(&[bad.to_owned()]).is_err(), "{bad}");
+        }
+        assert!(proxies(&["0.0.0.0/0"]).trusts(ip("8.8.8.8")));
+    }
+}
