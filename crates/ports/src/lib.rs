@@ -5,6 +5,7 @@
 //! storage contract suite in `crates/adapters/tests` checks that they do. With the `mocks` feature
 //! every trait gets a `Mock*` twin from mockall.
 
+pub mod admin;
 pub mod chats;
 pub mod clock;
 pub mod error;
@@ -13,6 +14,11 @@ pub mod responder;
 pub mod tokens;
 pub mod users;
 
+pub use admin::{
+    AdminRepository, AdminSession, AdminSessionRepository, Adjusted, ChatFilter, ChatLine,
+    DashboardTotals, LedgerLine, NewAdminSession, Page, SecretGenerator, TokenAdjustment,
+    UserSummary, Window,
+};
 pub use chats::{
     ChargeId, ChatRecord, ChatRepository, ChatReservation, IdempotencyKey, Reservation, Settlement,
 };
@@ -23,6 +29,8 @@ pub use responder::{Responder, ResponderError};
 pub use tokens::{Claims, IssuedToken, TokenError, TokenIssuer, TokenKind};
 pub use users::{CreatedUser, NewUser, UserCredentials, UserRepository};
 
+#[cfg(feature = "mocks")]
+pub use admin::{MockAdminRepository, MockAdminSessionRepository, MockSecretGenerator};
 #[cfg(feature = "mocks")]
 pub use {
     chats::MockChatRepository, clock::MockClock, hasher::MockPasswordHasher,
