@@ -136,6 +136,12 @@ impl Application {
             responder_timeout,
             settle_grace: Duration::from_secs(settings.ledger.charge_grace_secs),
         };
+        let admin = crate::admin::AdminServices::new(
+            storage.clone(),
+            hasher.clone(),
+            Arc::new(adapters::crypto::RandomSecrets),
+            clock.clone(),
+        );
         let state = web::Data::new(AppState {
             register: Register::new(storage.clone(), hasher.clone(), clock.clone(), pricing),
             login: Login::new(storage.clone(), hasher, tokens.clone(), clock.clone()),
@@ -147,6 +153,7 @@ impl Application {
                 clock.clone(),
                 policy,
             )),
+            admin,
         });
         let sweep = Arc::new(SweepExpiredCharges::new(storage, clock));
 
@@ -158,6 +165,7 @@ impl Application {
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap(TracingLogger::default())
                 .configure(routes::configure)
+                .configure(crate::admin::configure)
                 .default_service(web::to(problem::not_found))
         })
         .listen(listener)?;

@@ -16,4 +16,6 @@ pub struct AppState {
     pub refresh: RefreshAccess,
     /// Paid chat turns.
     pub send_chat: Arc<SendChat>,
+    /// The admin panel's use cases.
+    pub admin: crate::admin::AdminServices,
 }

@@ -4,6 +4,8 @@
 
 mod helpers;
 
+mod admin;
+mod admin_browser;
 mod bad_input;
 mod concurrency;
 mod idempotency;
