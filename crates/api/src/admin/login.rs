@@ -120,8 +120,8 @@ pub async fn submit(
 pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
-    admin: Admin,
     form: web::Form<CsrfForm>,
+    admin: Admin,
 ) -> Result<HttpResponse, AdminPageError> {
     admin.check_csrf(form.csrf_token.as_deref())?;
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {

@@ -157,9 +157,9 @@ async fn outcome(
 /// `POST /admin/users/<id>/tokens/`: credit or debit with a reason.
 pub async fn adjust(
     state: web::Data<AppState>,
+    form: web::Form<AdjustForm>,
     admin: Admin,
     path: web::Path<String>,
-    form: web::Form<AdjustForm>,
 ) -> Result<HttpResponse, AdminPageError> {
     admin.check_csrf(form.csrf_token.as_deref())?;
     let id = user_id(&path)?;
@@ -187,9 +187,9 @@ pub async fn adjust(
 /// `POST /admin/users/<id>/active/`: `active=true` activates, `active=false` deactivates.
 pub async fn set_active(
     state: web::Data<AppState>,
+    form: web::Form<ActiveForm>,
     admin: Admin,
     path: web::Path<String>,
-    form: web::Form<ActiveForm>,
 ) -> Result<HttpResponse, AdminPageError> {
     admin.check_csrf(form.csrf_token.as_deref())?;
     let id = user_id(&path)?;
@@ -210,9 +210,9 @@ pub async fn set_active(
 /// `POST /admin/users/<id>/password/`: new password; revokes the user's refresh tokens.
 pub async fn reset_password(
     state: web::Data<AppState>,
+    form: web::Form<PasswordForm>,
     admin: Admin,
     path: web::Path<String>,
-    form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AdminPageError> {
     admin.check_csrf(form.csrf_token.as_deref())?;
     let id = user_id(&path)?;

@@ -107,15 +107,28 @@ async fn click(client: &Client, locator: Locator<'_>) {
     client.find(locator).await.unwrap().click().await.unwrap();
 }
 
-async fn text_of(client: &Client, css: &str) -> String {
-    client
-        .wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+/// The text of the element matching `css`, polling (up to 10 s) until it satisfies `done`: pages
+/// change under the driver after clicks, so an element read too early may be stale or absent.
+async fn text_until(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.ok(),
+            Err(_) => None,
+        };
+        match text {
+            Some(text) if done(&text) => return text,
+            last if Instant::now() >= deadline => {
+                panic!("{css}: gave up waiting, last text {last:?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Waits until the element matching `css` shows exactly `expected`.
+async fn wait_text(client: &Client, css: &str, expected: &str) {
+    text_until(client, css, |text| text == expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,20 +160,20 @@ async fn a_superuser_finds_a_user_credits_tokens_and_logs_out_in_a_real_browser(
     fill(&client, "#username", "root").await;
     fill(&client, "#password", ADMIN_PASSWORD).await;
     click(&client, Locator::Css("#login")).await;
-    assert_eq!(text_of(&client, "#total-users").await, "3");
+    wait_text(&client, "#total-users", "3").await;
 
     click(&client, Locator::LinkText("Users")).await;
     fill(&client, "#search", "browser").await;
     click(&client, Locator::Css("#search-submit")).await;
     click(&client, Locator::LinkText("browser_user")).await;
-    assert_eq!(text_of(&client, "#balance").await, "4000");
+    wait_text(&client, "#balance", "3900").await; // 4000 granted, one chat
 
     fill(&client, "#amount", "500").await;
     fill(&client, "#reason", "Browser test credit").await;
     click(&client, Locator::Css("#adjust")).await;
-    assert_eq!(text_of(&client, "#notice").await, "Tokens credited.");
-    assert_eq!(text_of(&client, "#balance").await, "4500");
-    let ledger = text_of(&client, "#ledger tbody tr:first-child").await;
+    wait_text(&client, "#notice", "Tokens credited.").await;
+    wait_text(&client, "#balance", "4400").await;
+    let ledger = text_until(&client, "#ledger tbody tr:first-child", |t| t.contains("+500")).await;
     assert!(
         ledger.contains("Browser test credit") && ledger.contains("+500") && ledger.contains("root"),
         "{ledger}"
@@ -171,7 +184,7 @@ async fn a_superuser_finds_a_user_credits_tokens_and_logs_out_in_a_real_browser(
     println!("screenshot of the user page: {}", path.display());
 
     click(&client, Locator::LinkText("Chats")).await;
-    let chats = text_of(&client, "#chat-list").await;
+    let chats = text_until(&client, "#chat-list", |t| t.contains("What is")).await;
     assert!(chats.contains("What is the admin panel for?"), "{chats}");
 
     click(&client, Locator::Css("#logout")).await;
@@ -184,6 +197,6 @@ async fn a_superuser_finds_a_user_credits_tokens_and_logs_out_in_a_real_browser(
     assert!(client.current_url().await.unwrap().path().ends_with("/admin/login/"));
     client.close().await.unwrap();
     drop(driver);
-    assert_eq!(app.balance(&user.access).await, 4500);
+    assert_eq!(app.balance(&user.access).await, 4400);
     app.assert_ledger_consistent().await;
 }
