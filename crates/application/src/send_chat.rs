@@ -78,10 +78,7 @@ impl SendChat {
     pub async fn execute(&self, command: SendChatCommand) -> Result<ChatRecord, AppError> {
         let message = ChatMessage::parse(&command.message)
             .map_err(|e| AppError::invalid_field("message", e.message))?;
-        let idempotency_key = command
-            .idempotency_key
-            .map(validate_key)
-            .transpose()?;
+        let idempotency_key = command.idempotency_key.map(validate_key).transpose()?;
         let charge = loop {
             let now = self.clock.now();
             let reservation = ChatReservation {

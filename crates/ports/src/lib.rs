@@ -15,7 +15,7 @@ pub mod tokens;
 pub mod users;
 
 pub use admin::{
-    AdminRepository, AdminSession, AdminSessionRepository, Adjusted, ChatFilter, ChatLine,
+    Adjusted, AdminRepository, AdminSession, AdminSessionRepository, ChatFilter, ChatLine,
     DashboardTotals, LedgerLine, NewAdminSession, Page, SecretGenerator, TokenAdjustment,
     UserSummary, Window,
 };

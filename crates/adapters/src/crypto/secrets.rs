@@ -25,7 +25,10 @@ mod tests {
     fn secrets_are_43_url_safe_characters_and_differ() {
         let (a, b) = (RandomSecrets.secret(), RandomSecrets.secret());
         assert_eq!(a.len(), 43);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_ne!(a, b);
     }
 }

@@ -253,7 +253,7 @@ mod admin_impl {
     use chrono::{DateTime, Utc};
     use domain::{LedgerEntryKind, Tokens, UserId};
     use ports::{
-        AdminRepository, AdminSession, AdminSessionRepository, Adjusted, ChatFilter, ChatLine,
+        Adjusted, AdminRepository, AdminSession, AdminSessionRepository, ChatFilter, ChatLine,
         DashboardTotals, LedgerLine, NewAdminSession, Page, PasswordHash, StorageError,
         TokenAdjustment, UserSummary, Window,
     };

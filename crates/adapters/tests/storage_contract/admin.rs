@@ -4,9 +4,9 @@
 use domain::{ChatMessage, LedgerEntryKind, Tokens, UserId};
 use futures_util::future::join_all;
 use ports::{
-    AdminRepository, AdminSessionRepository, Adjusted, ChatFilter, ChatRepository,
-    ChatReservation, NewAdminSession, PasswordHash, Reservation, Settlement, TokenAdjustment,
-    UserRepository, Window,
+    Adjusted, AdminRepository, AdminSessionRepository, ChatFilter, ChatRepository, ChatReservation,
+    NewAdminSession, PasswordHash, Reservation, Settlement, TokenAdjustment, UserRepository,
+    Window,
 };
 
 use super::*;
@@ -32,7 +32,11 @@ async fn chat_at(storage: &DieselStorage, user: UserId, text: &str, at: DateTime
         panic!("{reserved:?}")
     };
     let message = ChatMessage::parse(text).unwrap();
-    match storage.settle(charge, &message, "answer", at).await.unwrap() {
+    match storage
+        .settle(charge, &message, "answer", at)
+        .await
+        .unwrap()
+    {
         Settlement::Settled(record) => record.id,
         Settlement::ChargeExpired => panic!("expired"),
     }

@@ -64,7 +64,11 @@ pub async fn list(
     let (user, from, to) = (keep(&query.user), keep(&query.from), keep(&query.to));
     let pager = Pager::new(
         "/admin/chats/",
-        &[("user", user.clone()), ("from", from.clone()), ("to", to.clone())],
+        &[
+            ("user", user.clone()),
+            ("from", from.clone()),
+            ("to", to.clone()),
+        ],
         &paged,
     );
     render(

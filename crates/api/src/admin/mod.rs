@@ -21,8 +21,7 @@ use std::{sync::Arc, time::Duration};
 use actix_web::{HttpResponse, http::header, middleware::DefaultHeaders, web};
 use application::admin::{AdminAuth, AdminChats, AdminUsers, Dashboard};
 use ports::{
-    AdminRepository, AdminSessionRepository, Clock, PasswordHasher, SecretGenerator,
-    UserRepository,
+    AdminRepository, AdminSessionRepository, Clock, PasswordHasher, SecretGenerator, UserRepository,
 };
 
 pub use error::AdminPageError;
@@ -106,7 +105,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(page("/users/", web::get().to(users::list)))
             .service(page("/users/{id}/", web::get().to(users::detail)))
             .service(page("/users/{id}/tokens/", web::post().to(users::adjust)))
-            .service(page("/users/{id}/active/", web::post().to(users::set_active)))
+            .service(page(
+                "/users/{id}/active/",
+                web::post().to(users::set_active),
+            ))
             .service(page(
                 "/users/{id}/password/",
                 web::post().to(users::reset_password),

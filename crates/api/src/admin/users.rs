@@ -52,7 +52,9 @@ pub struct PasswordForm {
 
 /// A user id from the path; anything but an integer is a missing page.
 fn user_id(raw: &str) -> Result<UserId, AdminPageError> {
-    raw.parse().map(UserId).map_err(|_| AdminPageError::NotFound)
+    raw.parse()
+        .map(UserId)
+        .map_err(|_| AdminPageError::NotFound)
 }
 
 /// `GET /admin/users/?q=&page=`.
@@ -128,7 +130,15 @@ pub async fn detail(
 ) -> Result<HttpResponse, AdminPageError> {
     let id = user_id(&path)?;
     let notice = notice_text(query.notice.as_deref());
-    user_page(&state, &admin, id, StatusCode::OK, notice, UserForms::default()).await
+    user_page(
+        &state,
+        &admin,
+        id,
+        StatusCode::OK,
+        notice,
+        UserForms::default(),
+    )
+    .await
 }
 
 /// After an action: redirect (303) to the user page with a notice, or re-render it with the
@@ -141,7 +151,10 @@ async fn outcome(
     mut forms: UserForms,
 ) -> Result<HttpResponse, AdminPageError> {
     match result {
-        Ok(notice) => Ok(see_other(&format!("/admin/users/{}/?notice={notice}", id.0))),
+        Ok(notice) => Ok(see_other(&format!(
+            "/admin/users/{}/?notice={notice}",
+            id.0
+        ))),
         Err(AdminError::Validation(errors)) => {
             forms.errors = errors
                 .fields()
@@ -196,7 +209,11 @@ pub async fn set_active(
     let active = match form.active.as_deref() {
         Some("true") => true,
         Some("false") => false,
-        _ => return Err(AdminPageError::BadRequest("active must be true or false".into())),
+        _ => {
+            return Err(AdminPageError::BadRequest(
+                "active must be true or false".into(),
+            ));
+        }
     };
     let result = state
         .admin

@@ -129,7 +129,11 @@ impl<'a> Browser<'a> {
         let csrf = csrf_in(&form);
         self.post(
             "/admin/login/",
-            &[("username", username), ("password", password), ("csrf_token", &csrf)],
+            &[
+                ("username", username),
+                ("password", password),
+                ("csrf_token", &csrf),
+            ],
         )
         .await
     }

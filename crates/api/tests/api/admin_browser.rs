@@ -156,7 +156,14 @@ async fn a_superuser_finds_a_user_credits_tokens_and_logs_out_in_a_real_browser(
     let client = browser(&driver, &profile).await;
 
     client.goto(&app.url("/admin/")).await.unwrap();
-    assert!(client.current_url().await.unwrap().path().ends_with("/admin/login/"));
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/admin/login/")
+    );
     fill(&client, "#username", "root").await;
     fill(&client, "#password", ADMIN_PASSWORD).await;
     click(&client, Locator::Css("#login")).await;
@@ -173,9 +180,14 @@ async fn a_superuser_finds_a_user_credits_tokens_and_logs_out_in_a_real_browser(
     click(&client, Locator::Css("#adjust")).await;
     wait_text(&client, "#notice", "Tokens credited.").await;
     wait_text(&client, "#balance", "4400").await;
-    let ledger = text_until(&client, "#ledger tbody tr:first-child", |t| t.contains("+500")).await;
+    let ledger = text_until(&client, "#ledger tbody tr:first-child", |t| {
+        t.contains("+500")
+    })
+    .await;
     assert!(
-        ledger.contains("Browser test credit") && ledger.contains("+500") && ledger.contains("root"),
+        ledger.contains("Browser test credit")
+            && ledger.contains("+500")
+            && ledger.contains("root"),
         "{ledger}"
     );
     let screenshot = client.screenshot().await.unwrap();
@@ -194,7 +206,14 @@ async fn a_superuser_finds_a_user_credits_tokens_and_logs_out_in_a_real_browser(
         .await
         .unwrap();
     client.goto(&app.url("/admin/users/")).await.unwrap();
-    assert!(client.current_url().await.unwrap().path().ends_with("/admin/login/"));
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/admin/login/")
+    );
     client.close().await.unwrap();
     drop(driver);
     assert_eq!(app.balance(&user.access).await, 4400);

@@ -44,7 +44,9 @@ impl AdminChats {
         };
         let filter = ChatFilter {
             user: query.user,
-            from: query.from.map(|from| from.and_time(NaiveTime::MIN).and_utc()),
+            from: query
+                .from
+                .map(|from| from.and_time(NaiveTime::MIN).and_utc()),
             before,
         };
         paged(page, self.admin.list_chats(filter, window).await?)
@@ -52,9 +54,6 @@ impl AdminChats {
 
     /// One chat, or `NotFound`.
     pub async fn detail(&self, id: i64) -> Result<ChatLine, AdminError> {
-        self.admin
-            .find_chat(id)
-            .await?
-            .ok_or(AdminError::NotFound)
+        self.admin.find_chat(id).await?.ok_or(AdminError::NotFound)
     }
 }

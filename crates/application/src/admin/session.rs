@@ -10,8 +10,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use domain::{PlainPassword, User, UsernameKey};
 use ports::{
-    AdminSessionRepository, Clock, NewAdminSession, PasswordHasher, SecretGenerator,
-    UserRepository,
+    AdminSessionRepository, Clock, NewAdminSession, PasswordHasher, SecretGenerator, UserRepository,
 };
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -85,7 +84,11 @@ impl AdminAuth {
     /// inactive account and a non-superuser all get [`AdminError::InvalidCredentials`] after the
     /// same work (one bcrypt verification), so the form reveals neither which names exist nor
     /// which accounts are admins.
-    pub async fn login(&self, username: &str, password: &str) -> Result<StartedSession, AdminError> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<StartedSession, AdminError> {
         // THROTTLE (issue: login throttling, security branch): call
         // `application::throttle` here, keyed by the username key and client address, before any
         // password work, once that module is merged. This is the admin login's only entry point.

@@ -6,7 +6,7 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use domain::{LedgerEntryKind, Tokens, UserId};
 use futures_executor::block_on;
 use ports::{
-    AdminSession, Adjusted, ChatRecord, MockAdminRepository, MockAdminSessionRepository,
+    Adjusted, AdminSession, ChatRecord, MockAdminRepository, MockAdminSessionRepository,
     MockPasswordHasher, MockSecretGenerator, MockUserRepository, Page, PasswordHash,
     UserCredentials, Window,
 };
@@ -132,8 +132,12 @@ fn a_superuser_logs_in_and_only_the_hash_of_the_session_id_is_stored() {
         .times(1)
         .returning(|_| Ok(()));
     let started = block_on(
-        auth(users_with(Some(superuser(7))), sessions, hasher(true, "real"))
-            .login("admin", "password123"),
+        auth(
+            users_with(Some(superuser(7))),
+            sessions,
+            hasher(true, "real"),
+        )
+        .login("admin", "password123"),
     )
     .unwrap();
     assert_eq!(started.session_id, "secret-1");
@@ -143,8 +147,12 @@ fn a_superuser_logs_in_and_only_the_hash_of_the_session_id_is_stored() {
 #[test]
 fn a_normal_users_correct_credentials_are_refused_like_a_wrong_password() {
     let result = block_on(
-        auth(users_with(Some(user(2, 0))), no_sessions_written(), hasher(true, "real"))
-            .login("user2", "password123"),
+        auth(
+            users_with(Some(user(2, 0))),
+            no_sessions_written(),
+            hasher(true, "real"),
+        )
+        .login("user2", "password123"),
     );
     assert_eq!(result, Err(AdminError::InvalidCredentials));
 }
@@ -152,20 +160,32 @@ fn a_normal_users_correct_credentials_are_refused_like_a_wrong_password() {
 #[test]
 fn wrong_password_unknown_user_and_inactive_admin_are_refused_after_one_verification() {
     let result = block_on(
-        auth(users_with(Some(superuser(1))), no_sessions_written(), hasher(false, "real"))
-            .login("admin", "wrong-pass"),
+        auth(
+            users_with(Some(superuser(1))),
+            no_sessions_written(),
+            hasher(false, "real"),
+        )
+        .login("admin", "wrong-pass"),
     );
     assert_eq!(result, Err(AdminError::InvalidCredentials));
     let result = block_on(
-        auth(users_with(None), no_sessions_written(), hasher(true, "dummy"))
-            .login("ghost", "password123"),
+        auth(
+            users_with(None),
+            no_sessions_written(),
+            hasher(true, "dummy"),
+        )
+        .login("ghost", "password123"),
     );
     assert_eq!(result, Err(AdminError::InvalidCredentials));
     let mut inactive = superuser(1);
     inactive.is_active = false;
     let result = block_on(
-        auth(users_with(Some(inactive)), no_sessions_written(), hasher(true, "real"))
-            .login("admin", "password123"),
+        auth(
+            users_with(Some(inactive)),
+            no_sessions_written(),
+            hasher(true, "real"),
+        )
+        .login("admin", "password123"),
     );
     assert_eq!(result, Err(AdminError::InvalidCredentials));
 }
@@ -249,7 +269,11 @@ fn logout_deletes_the_session_by_hash() {
         .withf(|hash| hash == session::hash_session_id("sid"))
         .times(1)
         .returning(|_| Ok(()));
-    let auth = auth(MockUserRepository::new(), sessions, MockPasswordHasher::new());
+    let auth = auth(
+        MockUserRepository::new(),
+        sessions,
+        MockPasswordHasher::new(),
+    );
     assert_eq!(block_on(auth.logout("sid")), Ok(()));
 }
 
@@ -269,7 +293,12 @@ fn admin_users(admin: MockAdminRepository, users: MockUserRepository) -> AdminUs
     hasher
         .expect_hash()
         .returning(|_| Ok(PasswordHash("new-hash".into())));
-    AdminUsers::new(Arc::new(admin), Arc::new(users), Arc::new(hasher), fixed_clock())
+    AdminUsers::new(
+        Arc::new(admin),
+        Arc::new(users),
+        Arc::new(hasher),
+        fixed_clock(),
+    )
 }
 
 #[test]
@@ -305,7 +334,13 @@ fn a_credit_is_recorded_with_the_actor_and_reason() {
         .times(1)
         .returning(|_| Ok(Adjusted::Applied(Tokens::new(4500))));
     let users = admin_users(admin, MockUserRepository::new());
-    let result = block_on(users.adjust(&superuser(1), UserId(2), Direction::Credit, " 500 ", " goodwill "));
+    let result = block_on(users.adjust(
+        &superuser(1),
+        UserId(2),
+        Direction::Credit,
+        " 500 ",
+        " goodwill ",
+    ));
     assert_eq!(result, Ok(Tokens::new(4500)));
 }
 
@@ -389,7 +424,10 @@ fn an_admin_cannot_deactivate_themselves_but_can_deactivate_others() {
         block_on(users.set_active(&superuser(1), UserId(1), false)),
         Err(AdminError::Validation(_))
     ));
-    assert_eq!(block_on(users.set_active(&superuser(1), UserId(2), false)), Ok(()));
+    assert_eq!(
+        block_on(users.set_active(&superuser(1), UserId(2), false)),
+        Ok(())
+    );
 }
 
 #[test]

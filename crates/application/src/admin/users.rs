@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use domain::{PlainPassword, Tokens, User, UserId, UsernameKey};
 use ports::{
-    AdminRepository, Adjusted, ChatFilter, ChatLine, Clock, LedgerLine, Page, PasswordHasher,
+    Adjusted, AdminRepository, ChatFilter, ChatLine, Clock, LedgerLine, Page, PasswordHasher,
     TokenAdjustment, UserRepository, UserSummary, Window,
 };
 
@@ -71,19 +71,20 @@ impl AdminUsers {
         page: i64,
     ) -> Result<Paged<UserSummary>, AdminError> {
         let window = window(page)?;
-        let search = search
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                let cut: String = s.chars().take(MAX_SEARCH_CHARS).collect();
-                UsernameKey::of(&cut).as_str().to_owned()
-            });
+        let search = search.map(str::trim).filter(|s| !s.is_empty()).map(|s| {
+            let cut: String = s.chars().take(MAX_SEARCH_CHARS).collect();
+            UsernameKey::of(&cut).as_str().to_owned()
+        });
         paged(page, self.admin.list_users(search, window).await?)
     }
 
     /// The user page's content, or `NotFound`.
     pub async fn detail(&self, id: UserId) -> Result<UserDetail, AdminError> {
-        let user = self.users.find_by_id(id).await?.ok_or(AdminError::NotFound)?;
+        let user = self
+            .users
+            .find_by_id(id)
+            .await?
+            .ok_or(AdminError::NotFound)?;
         let ledger = self.admin.user_ledger(id, LEDGER_LINES).await?;
         let chats = self
             .admin
@@ -98,7 +99,11 @@ impl AdminUsers {
                 },
             )
             .await?;
-        Ok(UserDetail { user, ledger, chats })
+        Ok(UserDetail {
+            user,
+            ledger,
+            chats,
+        })
     }
 
     /// Credits or debits `amount` (a positive whole number as typed) with a non-empty `reason`,
@@ -185,7 +190,12 @@ impl AdminUsers {
         if !self.admin.set_active(id, active).await? {
             return Err(AdminError::NotFound);
         }
-        tracing::info!(admin_id = actor.id.0, user_id = id.0, active, "admin set active");
+        tracing::info!(
+            admin_id = actor.id.0,
+            user_id = id.0,
+            active,
+            "admin set active"
+        );
         Ok(())
     }
 
@@ -197,14 +207,22 @@ impl AdminUsers {
         id: UserId,
         password: &str,
     ) -> Result<(), AdminError> {
-        let user = self.users.find_by_id(id).await?.ok_or(AdminError::NotFound)?;
+        let user = self
+            .users
+            .find_by_id(id)
+            .await?
+            .ok_or(AdminError::NotFound)?;
         let password = PlainPassword::parse(password, &user.username)
             .map_err(|e| AdminError::invalid_field("password", e.message))?;
         let hash = self.hasher.hash(&password).await?;
         if !self.admin.set_password(id, hash, self.clock.now()).await? {
             return Err(AdminError::NotFound);
         }
-        tracing::info!(admin_id = actor.id.0, user_id = id.0, "admin reset password");
+        tracing::info!(
+            admin_id = actor.id.0,
+            user_id = id.0,
+            "admin reset password"
+        );
         Ok(())
     }
 }

@@ -40,10 +40,10 @@ mod prelude {
     pub use chrono::NaiveDateTime;
     pub use diesel::{prelude::*, result::QueryResult};
     pub use domain::{LedgerEntryKind, Tokens, User, UserId, UsernameKey};
+    pub use ports::{Adjusted, TokenAdjustment};
     pub use ports::{
         ChargeId, ChatReservation, CreatedUser, NewUser, Reservation, Settlement, UserCredentials,
     };
-    pub use ports::{Adjusted, TokenAdjustment};
     pub use uuid::Uuid;
 
     pub use super::admin::escape_like;
@@ -53,6 +53,8 @@ mod prelude {
         models::*,
         pool::WriteTransaction,
         schema::{
-            admin_sessions, chat_charges, chats, idempotency_keys, ledger_entries, server_settings, users},
+            admin_sessions, chat_charges, chats, idempotency_keys, ledger_entries, server_settings,
+            users,
+        },
     };
 }
