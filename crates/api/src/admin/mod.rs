@@ -7,6 +7,10 @@
 //! - [`dashboard`], [`users`], [`chats`]: the pages.
 //! - [`error`]: every failure as an HTML page (never problem+json, never a 500 for bad input).
 //! - [`views`]: the template structs.
+//!
+//! POST handlers take the form before the [`session::Admin`] extractor, so the body is always read
+//! (an unread body can leave the keep-alive connection unusable), then check the session, then the
+//! CSRF token, and only then call a use case.
 
 mod chats;
 mod dashboard;
