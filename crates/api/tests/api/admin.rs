@@ -251,6 +251,23 @@ test_support::backend_tests! {
         assert_redirect(&browser.get("/admin/").await, "/admin/login/");
     }
 
+    async fn the_session_cookie_is_secure_when_the_request_came_over_https(backend: Backend) {
+        let app = spawn_app(backend).await;
+        create_superuser(&app, "root").await;
+        let mut browser = Browser::new(&app);
+        let csrf = csrf_in(&browser.page("/admin/login/").await);
+        let response = browser.client.post(app.url("/admin/login/"))
+            .header(header::COOKIE, browser.cookie_header())
+            .header("X-Forwarded-Proto", "https")
+            .form(&[("username", "root"), ("password", ADMIN_PASSWORD), ("csrf_token", &csrf)])
+            .send().await.unwrap();
+        assert_redirect(&response, "/admin/");
+        let session = response.headers().get_all(header::SET_COOKIE).iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with("chat_admin_session=")).unwrap();
+        assert!(session.contains("Secure") && session.contains("HttpOnly"), "{session}");
+    }
+
     async fn a_normal_users_correct_credentials_cannot_log_in_to_the_admin(backend: Backend) {
         let app = spawn_app(backend).await;
         app.signed_up("normal_joe").await;
