@@ -1,6 +1,7 @@
 //! chat-api's outermost layer: the actix-web HTTP edge, the CLI, and the composition root that
 //! wires adapters into use cases. Nothing inside the core depends on anything here.
 
+pub mod admin;
 pub mod cli;
 pub mod extract;
 pub mod problem;

@@ -153,6 +153,18 @@ impl Application {
             responder_timeout,
             settle_grace: Duration::from_secs(settings.ledger.charge_grace_secs),
         };
+        let login_throttle = Arc::new(LoginThrottle::new(
+            storage.clone(),
+            clock.clone(),
+            settings.throttle.login_limits(),
+        ));
+        let admin = crate::admin::AdminServices::new(
+            storage.clone(),
+            hasher.clone(),
+            Arc::new(adapters::crypto::RandomSecrets),
+            clock.clone(),
+            login_throttle.clone(),
+        );
         let state = web::Data::new(AppState {
             register: Register::new(storage.clone(), hasher.clone(), clock.clone(), pricing),
             login: Login::new(storage.clone(), hasher, tokens.clone(), clock.clone()),
@@ -164,11 +176,7 @@ impl Application {
                 settings.auth.rotate_refresh_tokens,
             ),
             logout: Logout::new(tokens, storage.clone(), clock.clone()),
-            login_throttle: Arc::new(LoginThrottle::new(
-                storage.clone(),
-                clock.clone(),
-                settings.throttle.login_limits(),
-            )),
+            login_throttle,
             signup_throttle: SignupThrottle::new(
                 storage.clone(),
                 clock.clone(),
@@ -181,6 +189,7 @@ impl Application {
                 clock.clone(),
                 policy,
             )),
+            admin,
         });
         let prune = Arc::new(PruneSecurityRecords::new(
             storage.clone(),
@@ -200,6 +209,7 @@ impl Application {
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap(TracingLogger::default())
                 .configure(routes::configure)
+                .configure(crate::admin::configure)
                 .default_service(web::to(problem::not_found))
         })
         .listen(listener)?;

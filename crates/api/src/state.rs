@@ -24,4 +24,6 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     /// Sign-up throttle.
     pub signup_throttle: SignupThrottle,
+    /// The admin panel's use cases.
+    pub admin: crate::admin::AdminServices,
 }

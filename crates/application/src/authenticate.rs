@@ -30,6 +30,11 @@ impl Authenticate {
 
     /// The active user a valid token of `kind` names. The user is loaded on every call, so
     /// deleting or deactivating an account stops its tokens at once.
+    ///
+    /// A refresh token is also checked against the account's refresh-token cutoff (set when an
+    /// admin resets the password): one issued at or before the cutoff is refused, so a reset logs
+    /// out every device holding an old refresh token. JWT `iat` has whole seconds, so a token
+    /// issued in the same second as the reset (even just after it) is refused too: the safe side.
     pub async fn user_for(&self, token: &str, kind: TokenKind) -> Result<User, AppError> {
         self.claims_and_user(token, kind)
             .await
@@ -47,10 +52,17 @@ impl Authenticate {
             .tokens
             .verify(token, kind, self.clock.now())
             .map_err(AppError::TokenInvalid)?;
-        match self.users.find_by_id(claims.user_id).await? {
-            Some(user) if user.is_active => Ok((claims, user)),
-            _ => Err(AppError::TokenInvalid(TokenError::Malformed)),
+        let user = match self.users.find_by_id(claims.user_id).await? {
+            Some(user) if user.is_active => user,
+            _ => return Err(AppError::TokenInvalid(TokenError::Malformed)),
+        };
+        if kind == TokenKind::Refresh {
+            let cutoff = self.users.refresh_tokens_revoked_before(user.id).await?;
+            if cutoff.is_some_and(|cutoff| claims.issued_at <= cutoff) {
+                return Err(AppError::TokenInvalid(TokenError::Malformed));
+            }
         }
+        Ok((claims, user))
     }
 }
 
@@ -72,6 +84,42 @@ mod tests {
         let mut users = MockUserRepository::new();
         users.expect_find_by_id().return_once(move |_| Ok(found));
         users
+    }
+
+    #[test]
+    fn a_refresh_token_issued_at_or_before_the_revocation_cutoff_is_refused() {
+        let noon = crate::test_support::noon();
+        for (cutoff, accepted) in [
+            (None, true),
+            (Some(noon - chrono::Duration::seconds(1)), true),
+            (Some(noon), false),
+            (Some(noon + chrono::Duration::seconds(1)), false),
+        ] {
+            let mut users = users_returning(Some(user(1, 10)));
+            users
+                .expect_refresh_tokens_revoked_before()
+                .return_once(move |_| Ok(cutoff));
+            let claims = issued(domain::UserId(1), TokenKind::Refresh, noon).claims;
+            let auth = Authenticate::new(
+                Arc::new(users),
+                Arc::new(verifying(Ok(claims))),
+                fixed_clock(),
+            );
+            let result = block_on(auth.user_for("t", TokenKind::Refresh));
+            assert_eq!(result.is_ok(), accepted, "cutoff {cutoff:?}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn access_tokens_skip_the_refresh_cutoff_lookup() {
+        let mut users = users_returning(Some(user(1, 10)));
+        users.expect_refresh_tokens_revoked_before().never();
+        let auth = Authenticate::new(
+            Arc::new(users),
+            Arc::new(verifying(Ok(claims()))),
+            fixed_clock(),
+        );
+        assert!(block_on(auth.user_for("t", TokenKind::Access)).is_ok());
     }
 
     fn claims() -> ports::Claims {

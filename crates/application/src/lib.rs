@@ -3,6 +3,7 @@
 //!
 //! Every use case fails with [`AppError`], which the HTTP edge maps once to a problem+json body.
 
+pub mod admin;
 pub mod authenticate;
 pub mod error;
 pub mod login;

@@ -159,6 +159,9 @@ mod tests {
         users
             .expect_find_by_id()
             .returning(|_| Ok(Some(user(1, 0))));
+        users
+            .expect_refresh_tokens_revoked_before()
+            .returning(|_| Ok(None));
         let auth = Arc::new(Authenticate::new(
             Arc::new(users),
             tokens.clone(),

@@ -5,6 +5,7 @@
 //! storage contract suite in `crates/adapters/tests` checks that they do. With the `mocks` feature
 //! every trait gets a `Mock*` twin from mockall.
 
+pub mod admin;
 pub mod chats;
 pub mod clock;
 pub mod error;
@@ -15,6 +16,11 @@ pub mod throttle;
 pub mod tokens;
 pub mod users;
 
+pub use admin::{
+    Adjusted, AdminRepository, AdminSession, AdminSessionRepository, ChatFilter, ChatLine,
+    DashboardTotals, LedgerLine, NewAdminSession, Page, SecretGenerator, TokenAdjustment,
+    UserSummary, Window,
+};
 pub use chats::{
     ChargeId, ChatRecord, ChatRepository, ChatReservation, IdempotencyKey, Reservation, Settlement,
 };
@@ -27,6 +33,8 @@ pub use throttle::{BucketUsage, ThrottleRepository};
 pub use tokens::{Claims, IssuedToken, TokenError, TokenIssuer, TokenKind};
 pub use users::{CreatedUser, NewUser, UserCredentials, UserRepository};
 
+#[cfg(feature = "mocks")]
+pub use admin::{MockAdminRepository, MockAdminSessionRepository, MockSecretGenerator};
 #[cfg(feature = "mocks")]
 pub use {
     chats::MockChatRepository, clock::MockClock, hasher::MockPasswordHasher,

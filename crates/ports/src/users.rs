@@ -56,4 +56,11 @@ pub trait UserRepository: Send + Sync {
 
     /// The account with this id, with its current balance.
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StorageError>;
+
+    /// The account's refresh-token cutoff: refresh tokens issued at or before it MUST be refused
+    /// (an admin password reset sets it). `None` when never set or when the account is missing.
+    async fn refresh_tokens_revoked_before(
+        &self,
+        id: UserId,
+    ) -> Result<Option<DateTime<Utc>>, StorageError>;
 }

@@ -2,6 +2,8 @@
 
 pub mod bcrypt_hasher;
 pub mod jwt;
+pub mod secrets;
 
 pub use bcrypt_hasher::BcryptHasher;
 pub use jwt::{JwtIssuer, JwtSettings};
+pub use secrets::RandomSecrets;

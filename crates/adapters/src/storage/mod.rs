@@ -150,6 +150,16 @@ impl UserRepository for DieselStorage {
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StorageError> {
         self.blocking(move |db| dispatch!(db, find_user(id))).await
     }
+
+    async fn refresh_tokens_revoked_before(
+        &self,
+        id: UserId,
+    ) -> Result<Option<DateTime<Utc>>, StorageError> {
+        let cutoff = self
+            .blocking(move |db| dispatch!(db, refresh_tokens_revoked_before(id)))
+            .await?;
+        Ok(cutoff.map(|at| at.and_utc()))
+    }
 }
 
 #[async_trait]
@@ -236,5 +246,7 @@ fn truncate_to_micros(at: DateTime<Utc>) -> chrono::NaiveDateTime {
 
 use chrono::Timelike;
 
+/// The admin panel's ports; declared after `dispatch!` so the macro is in scope.
+mod admin;
 /// The revocation and throttle ports; declared after `dispatch!` so the macro is in scope.
 mod security;

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use domain::{Tokens, User, UserId, Username};
 use ports::{ChatRecord, PasswordHash, UserCredentials};
 
-use super::schema::{chat_charges, chats, idempotency_keys, ledger_entries, users};
+use super::schema::{admin_sessions, chat_charges, chats, idempotency_keys, ledger_entries, users};
 
 /// A `users` row.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -151,4 +151,42 @@ pub struct LedgerTotalsRow {
     pub balance: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub entries_sum: i64,
+}
+
+/// A `ledger_entries` row as the admin panel reads it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ledger_entries)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct LedgerRow {
+    pub id: i64,
+    pub amount: i64,
+    pub kind: String,
+    pub reason: String,
+    pub actor_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+/// An `admin_sessions` row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = admin_sessions)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct AdminSessionRow {
+    pub id_hash: String,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+/// The dashboard's sums, read in one statement.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DashboardRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub users: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub chats_today: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub tokens_granted: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub tokens_spent: i64,
 }

@@ -12,6 +12,7 @@ diesel::table! {
         is_active -> Bool,
         is_superuser -> Bool,
         date_joined -> Timestamp,
+        refresh_tokens_revoked_before -> Nullable<Timestamp>,
     }
 }
 
@@ -69,6 +70,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admin_sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(chats -> users (user_id));
 diesel::joinable!(chat_charges -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -77,7 +88,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_entries,
     chat_charges,
     idempotency_keys,
-    server_settings
+    server_settings,
+    admin_sessions
 );
 
 diesel::table! {

@@ -2,6 +2,7 @@
 //! `crates/ports`), checked against each backend from the same test code.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod admin;
 mod chats;
 mod security;
 mod users;

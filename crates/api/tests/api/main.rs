@@ -5,6 +5,8 @@
 mod binary;
 mod helpers;
 
+mod admin;
+mod admin_browser;
 mod bad_input;
 mod concurrency;
 mod idempotency;

@@ -5,6 +5,8 @@
 //! `ON CONFLICT` and `RETURNING` on both.
 
 #[macro_use]
+mod admin;
+#[macro_use]
 mod audit;
 #[macro_use]
 mod chats;
@@ -18,6 +20,7 @@ mod users;
 /// Queries on SQLite connections.
 pub mod sqlite {
     use super::prelude::*;
+    admin_queries!(diesel::SqliteConnection);
     audit_queries!(diesel::SqliteConnection);
     chat_queries!(diesel::SqliteConnection);
     security_queries!(diesel::SqliteConnection);
@@ -28,6 +31,7 @@ pub mod sqlite {
 /// Queries on PostgreSQL connections.
 pub mod postgres {
     use super::prelude::*;
+    admin_queries!(diesel::PgConnection);
     audit_queries!(diesel::PgConnection);
     chat_queries!(diesel::PgConnection);
     security_queries!(diesel::PgConnection);
@@ -40,17 +44,23 @@ mod prelude {
     pub use chrono::NaiveDateTime;
     pub use diesel::{prelude::*, result::QueryResult};
     pub use domain::{LedgerEntryKind, Tokens, User, UserId, UsernameKey};
+    pub use ports::{Adjusted, TokenAdjustment};
     pub use ports::{
         ChargeId, ChatReservation, CreatedUser, NewUser, Reservation, Settlement, UserCredentials,
     };
     pub use ports::{RefreshTokenRecord, Rotation};
     pub use uuid::Uuid;
 
+    pub use super::admin::escape_like;
+
     pub use crate::storage::{
         error::is_unique_violation,
         models::*,
         pool::WriteTransaction,
-        schema::{chat_charges, chats, idempotency_keys, ledger_entries, server_settings, users},
+        schema::{
+            admin_sessions, chat_charges, chats, idempotency_keys, ledger_entries, server_settings,
+            users,
+        },
     };
     pub use crate::storage::{
         queries::security::{REASON_LOGOUT, REASON_REUSE_DETECTED, REASON_ROTATED},

@@ -1,0 +1,216 @@
+//! The admin ports' contracts (issue 6): read models, admin adjustments, password reset cutoff and
+//! sessions.
+
+use domain::{ChatMessage, LedgerEntryKind, Tokens, UserId};
+use futures_util::future::join_all;
+use ports::{
+    Adjusted, AdminRepository, AdminSessionRepository, ChatFilter, ChatRepository, ChatReservation,
+    NewAdminSession, PasswordHash, Reservation, Settlement, TokenAdjustment, UserRepository,
+    Window,
+};
+
+use super::*;
+
+const ALL: Window = Window {
+    offset: 0,
+    limit: 100,
+};
+
+/// Stores one chat for `user` at `at` through the real charge protocol.
+async fn chat_at(storage: &DieselStorage, user: UserId, text: &str, at: DateTime<Utc>) -> i64 {
+    let reserved = storage
+        .reserve(ChatReservation {
+            user_id: user,
+            price: Tokens::new(100),
+            now: at,
+            deadline: at + Duration::seconds(60),
+            idempotency: None,
+        })
+        .await
+        .unwrap();
+    let Reservation::Reserved(charge) = reserved else {
+        panic!("{reserved:?}")
+    };
+    let message = ChatMessage::parse(text).unwrap();
+    match storage
+        .settle(charge, &message, "answer", at)
+        .await
+        .unwrap()
+    {
+        Settlement::Settled(record) => record.id,
+        Settlement::ChargeExpired => panic!("expired"),
+    }
+}
+
+fn adjustment(user: UserId, actor: UserId, amount: i64, reason: &str) -> TokenAdjustment {
+    TokenAdjustment {
+        user_id: user,
+        actor_id: actor,
+        amount: Tokens::new(amount),
+        reason: reason.into(),
+        at: later(5),
+    }
+}
+
+test_support::backend_tests! {
+    async fn admin_adjustments_move_the_balance_and_record_actor_and_reason(backend: Backend) {
+        let store = store(backend);
+        let admin = create_user(&store.storage, "admin", 0).await;
+        let user = create_user(&store.storage, "alice", 4000).await;
+        let applied = store.storage.adjust_tokens(adjustment(user.id, admin.id, 500, "goodwill")).await.unwrap();
+        assert_eq!(applied, Adjusted::Applied(Tokens::new(4500)));
+        let applied = store.storage.adjust_tokens(adjustment(user.id, admin.id, -4500, "all of it")).await.unwrap();
+        assert_eq!(applied, Adjusted::Applied(Tokens::ZERO));
+        let refused = store.storage.adjust_tokens(adjustment(user.id, admin.id, -1, "below zero")).await.unwrap();
+        assert_eq!(refused, Adjusted::InsufficientTokens { available: Tokens::ZERO });
+        let missing = store.storage.adjust_tokens(adjustment(UserId(9999), admin.id, 1, "nobody")).await.unwrap();
+        assert_eq!(missing, Adjusted::UserNotFound);
+
+        let ledger = store.storage.user_ledger(user.id, 10).await.unwrap();
+        let summary: Vec<(LedgerEntryKind, i64, &str)> =
+            ledger.iter().map(|l| (l.kind, l.amount.get(), l.reason.as_str())).collect();
+        assert_eq!(summary, vec![
+            (LedgerEntryKind::AdminAdjustment, -4500, "all of it"),
+            (LedgerEntryKind::AdminAdjustment, 500, "goodwill"),
+            (LedgerEntryKind::SignupGrant, 4000, "sign-up grant"),
+        ], "newest first, refused changes leave no entry");
+        assert_eq!(ledger[0].actor, Some((admin.id, Some("admin".to_owned()))));
+        assert_eq!(ledger[2].actor, None);
+        assert_eq!(store.storage.user_ledger(user.id, 1).await.unwrap().len(), 1);
+        assert_ledger_consistent(&store.storage).await;
+    }
+
+    async fn concurrent_admin_debits_never_take_a_balance_below_zero(backend: Backend) {
+        let store = store(backend);
+        let admin = create_user(&store.storage, "admin", 0).await;
+        let user = create_user(&store.storage, "bob", 4000).await;
+        let attempts = (0..16).map(|_| {
+            let storage = store.storage.clone();
+            let adjustment = adjustment(user.id, admin.id, -300, "race");
+            tokio::spawn(async move { storage.adjust_tokens(adjustment).await })
+        });
+        let results: Vec<Adjusted> = join_all(attempts).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+        let applied = results.iter().filter(|r| matches!(r, Adjusted::Applied(_))).count();
+        assert_eq!(applied, 13, "floor(4000 / 300) debits succeed: {results:?}");
+        let balance = store.storage.find_by_id(user.id).await.unwrap().unwrap().tokens;
+        assert_eq!(balance, Tokens::new(100));
+        assert_ledger_consistent(&store.storage).await;
+    }
+
+    async fn the_users_list_searches_literally_pages_and_counts_chats(backend: Backend) {
+        let store = store(backend);
+        let a = create_user(&store.storage, "alpha_1", 1000).await;
+        create_user(&store.storage, "alphax1", 1000).await;
+        create_user(&store.storage, "Beta", 1000).await;
+        chat_at(&store.storage, a.id, "hi", noon()).await;
+        chat_at(&store.storage, a.id, "again", noon()).await;
+
+        let all = store.storage.list_users(None, ALL).await.unwrap();
+        assert_eq!(all.total, 3);
+        let names: Vec<&str> = all.items.iter().map(|u| u.user.username.as_str()).collect();
+        assert_eq!(names, ["alpha_1", "alphax1", "Beta"], "ordered by id");
+        assert_eq!(all.items[0].chats, 2);
+        assert_eq!(all.items[1].chats, 0);
+
+        let literal = store.storage.list_users(Some("a_1".into()), ALL).await.unwrap();
+        assert_eq!(literal.total, 1, "`_` is not a wildcard");
+        assert_eq!(literal.items[0].user.id, a.id);
+        let percent = store.storage.list_users(Some("%".into()), ALL).await.unwrap();
+        assert_eq!(percent.total, 0, "`%` is not a wildcard (and no username contains it)");
+        let page = store.storage.list_users(Some("alpha".into()), Window { offset: 1, limit: 1 }).await.unwrap();
+        assert_eq!((page.total, page.items.len()), (2, 1));
+        assert_eq!(page.items[0].user.username.as_str(), "alphax1");
+    }
+
+    async fn the_chat_list_is_newest_first_and_filters_by_user_and_time(backend: Backend) {
+        let store = store(backend);
+        let a = create_user(&store.storage, "carol", 4000).await;
+        let b = create_user(&store.storage, "dave", 4000).await;
+        let first = chat_at(&store.storage, a.id, "first", noon()).await;
+        let second = chat_at(&store.storage, b.id, "second", later(3600)).await;
+        let third = chat_at(&store.storage, a.id, "third", later(7200)).await;
+
+        let all = store.storage.list_chats(ChatFilter::default(), ALL).await.unwrap();
+        let ids: Vec<i64> = all.items.iter().map(|c| c.chat.id).collect();
+        assert_eq!(ids, [third, second, first]);
+        assert_eq!(all.items[1].username, "dave");
+
+        let only_a = store.storage.list_chats(ChatFilter { user: Some(a.id), ..ChatFilter::default() }, ALL).await.unwrap();
+        assert_eq!(only_a.total, 2);
+        let window = ChatFilter { from: Some(later(3600)), before: Some(later(7200)), ..ChatFilter::default() };
+        let ranged = store.storage.list_chats(window, ALL).await.unwrap();
+        let ids: Vec<i64> = ranged.items.iter().map(|c| c.chat.id).collect();
+        assert_eq!(ids, [second], "from is inclusive, before is exclusive");
+        let paged = store.storage.list_chats(ChatFilter::default(), Window { offset: 2, limit: 5 }).await.unwrap();
+        assert_eq!((paged.total, paged.items.len()), (3, 1));
+
+        let found = store.storage.find_chat(second).await.unwrap().unwrap();
+        assert_eq!((found.chat.message.as_str(), found.username.as_str()), ("second", "dave"));
+        assert!(store.storage.find_chat(9999).await.unwrap().is_none());
+    }
+
+    async fn dashboard_totals_follow_their_definitions(backend: Backend) {
+        let store = store(backend);
+        let admin = create_user(&store.storage, "admin", 0).await;
+        let user = create_user(&store.storage, "erin", 4000).await;
+        create_user(&store.storage, "frank", 4000).await;
+        store.storage.adjust_tokens(adjustment(user.id, admin.id, 300, "credit")).await.unwrap();
+        store.storage.adjust_tokens(adjustment(user.id, admin.id, -50, "debit")).await.unwrap();
+        chat_at(&store.storage, user.id, "yesterday", noon() - Duration::hours(13)).await;
+        chat_at(&store.storage, user.id, "today", noon()).await;
+        let charge = match store.storage.reserve(ChatReservation {
+            user_id: user.id, price: Tokens::new(100), now: noon(), deadline: later(60), idempotency: None,
+        }).await.unwrap() {
+            Reservation::Reserved(charge) => charge,
+            other => panic!("{other:?}"),
+        };
+        assert!(store.storage.refund(charge, "failed", later(1)).await.unwrap());
+
+        let totals = store.storage.dashboard_totals(noon() - Duration::hours(12)).await.unwrap();
+        assert_eq!(totals.users, 3);
+        assert_eq!(totals.chats_today, 1);
+        assert_eq!(totals.tokens_granted, 8000 + 300, "grants plus admin credits, not debits");
+        assert_eq!(totals.tokens_spent, 200, "two chats; the refunded charge is not spent");
+    }
+
+    async fn a_password_reset_stores_the_hash_and_the_refresh_cutoff(backend: Backend) {
+        let store = store(backend);
+        let user = create_user(&store.storage, "gina", 0).await;
+        assert_eq!(store.storage.refresh_tokens_revoked_before(user.id).await.unwrap(), None);
+        assert!(store.storage.set_password(user.id, PasswordHash("$2b$04$new".into()), later(7)).await.unwrap());
+        assert_eq!(store.storage.refresh_tokens_revoked_before(user.id).await.unwrap(), Some(later(7)));
+        let credentials = store.storage.find_credentials(&user.username.key()).await.unwrap().unwrap();
+        assert_eq!(credentials.password_hash.0, "$2b$04$new");
+        assert!(!store.storage.set_password(UserId(9999), PasswordHash("x".into()), later(7)).await.unwrap());
+        assert_eq!(store.storage.refresh_tokens_revoked_before(UserId(9999)).await.unwrap(), None);
+        assert!(AdminRepository::set_active(&*store.storage, user.id, false).await.unwrap());
+        assert!(!store.storage.find_by_id(user.id).await.unwrap().unwrap().is_active);
+    }
+
+    async fn admin_sessions_live_until_expiry_or_deletion(backend: Backend) {
+        let store = store(backend);
+        let admin = create_user(&store.storage, "admin", 0).await;
+        for (hash, expires) in [("live", later(3600)), ("old", later(-1))] {
+            store.storage.create_session(NewAdminSession {
+                id_hash: hash.into(),
+                user_id: admin.id,
+                csrf_token: format!("csrf-{hash}"),
+                created_at: noon(),
+                expires_at: expires,
+            }).await.unwrap();
+        }
+        let live = store.storage.find_session("live", noon()).await.unwrap().unwrap();
+        assert_eq!((live.user_id, live.csrf_token.as_str(), live.expires_at), (admin.id, "csrf-live", later(3600)));
+        assert!(store.storage.find_session("old", noon()).await.unwrap().is_none(), "expired sessions are never returned");
+        assert!(store.storage.find_session("live", later(3600)).await.unwrap().is_none(), "dead at its expiry");
+        assert!(store.storage.find_session("nope", noon()).await.unwrap().is_none());
+        let duplicate = store.storage.create_session(NewAdminSession {
+            id_hash: "live".into(), user_id: admin.id, csrf_token: "x".into(), created_at: noon(), expires_at: later(10),
+        }).await;
+        assert!(duplicate.is_err(), "a duplicate id hash is an error, never an overwrite");
+        assert_eq!(store.storage.delete_expired_sessions(noon()).await.unwrap(), 1);
+        store.storage.delete_session("live").await.unwrap();
+        store.storage.delete_session("live").await.unwrap();
+        assert!(store.storage.find_session("live", noon()).await.unwrap().is_none());
+    }
+}

@@ -1,0 +1,221 @@
+//! The admin panel in a real browser (issue 6): headless Chromium driven over WebDriver by
+//! fantoccini. Runs when `CHAT_API_TEST_BROWSER` is set (`.ci/run` sets it and installs Debian's
+//! `chromium` and `chromium-driver`), otherwise skips visibly (DESIGN.md §5).
+
+use std::{
+    net::{TcpListener, TcpStream},
+    os::unix::process::CommandExt,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use test_support::Backend;
+
+use crate::{
+    admin::{ADMIN_PASSWORD, create_superuser},
+    helpers::*,
+};
+
+/// Set to run browser tests.
+const BROWSER_VAR: &str = "CHAT_API_TEST_BROWSER";
+
+/// chromedriver, started in its own process group so that dropping the guard (also on a test
+/// panic) kills it and the Chromium it launched.
+struct Chromedriver {
+    child: Child,
+    port: u16,
+}
+
+impl Chromedriver {
+    fn start() -> Self {
+        let binary = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .expect("chromedriver not found: apt-get install chromium chromium-driver");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start chromedriver");
+        let guard = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        guard
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        // The whole group: chromedriver and the browser processes it spawned.
+        let _kill_group = Command::new("kill")
+            .args(["-KILL", &format!("-{}", self.child.id())])
+            .status();
+        let _kill = self.child.kill();
+        let _reap = self.child.wait();
+    }
+}
+
+async fn browser(driver: &Chromedriver, profile: &tempfile::TempDir) -> Client {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("chromium not found: apt-get install chromium");
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1280,1100",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("WebDriver session")
+}
+
+async fn fill(client: &Client, css: &str, text: &str) {
+    let field = client.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn click(client: &Client, locator: Locator<'_>) {
+    client.find(locator).await.unwrap().click().await.unwrap();
+}
+
+/// The text of the element matching `css`, polling (up to 10 s) until it satisfies `done`: pages
+/// change under the driver after clicks, so an element read too early may be stale or absent.
+async fn text_until(client: &Client, css: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.ok(),
+            Err(_) => None,
+        };
+        match text {
+            Some(text) if done(&text) => return text,
+            last if Instant::now() >= deadline => {
+                panic!("{css}: gave up waiting, last text {last:?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Waits until the element matching `css` shows exactly `expected`.
+async fn wait_text(client: &Client, css: &str, expected: &str) {
+    text_until(client, css, |text| text == expected).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_superuser_finds_a_user_credits_tokens_and_logs_out_in_a_real_browser() {
+    if std::env::var_os(BROWSER_VAR).is_none() {
+        test_support::skip(
+            "admin_browser::a_superuser_finds_a_user_credits_tokens_and_logs_out_in_a_real_browser",
+            &format!("{BROWSER_VAR} is not set"),
+        );
+        return;
+    }
+    let app = spawn_app(Backend::Sqlite).await;
+    let user = app.signed_up("browser_user").await;
+    app.signed_up("someone_else").await;
+    assert_eq!(
+        app.chat(&user.access, "What is the admin panel for?")
+            .await
+            .status(),
+        reqwest::StatusCode::OK
+    );
+    create_superuser(&app, "root").await;
+
+    let driver = Chromedriver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let client = browser(&driver, &profile).await;
+
+    client.goto(&app.url("/admin/")).await.unwrap();
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/admin/login/")
+    );
+    fill(&client, "#username", "root").await;
+    fill(&client, "#password", ADMIN_PASSWORD).await;
+    click(&client, Locator::Css("#login")).await;
+    wait_text(&client, "#total-users", "3").await;
+
+    click(&client, Locator::LinkText("Users")).await;
+    fill(&client, "#search", "browser").await;
+    click(&client, Locator::Css("#search-submit")).await;
+    click(&client, Locator::LinkText("browser_user")).await;
+    wait_text(&client, "#balance", "3900").await; // 4000 granted, one chat
+
+    fill(&client, "#amount", "500").await;
+    fill(&client, "#reason", "Browser test credit").await;
+    click(&client, Locator::Css("#adjust")).await;
+    wait_text(&client, "#notice", "Tokens credited.").await;
+    wait_text(&client, "#balance", "4400").await;
+    let ledger = text_until(&client, "#ledger tbody tr:first-child", |t| {
+        t.contains("+500")
+    })
+    .await;
+    assert!(
+        ledger.contains("Browser test credit")
+            && ledger.contains("+500")
+            && ledger.contains("root"),
+        "{ledger}"
+    );
+    let screenshot = client.screenshot().await.unwrap();
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("admin-user-page.png");
+    std::fs::write(&path, &screenshot).unwrap();
+    println!("screenshot of the user page: {}", path.display());
+
+    click(&client, Locator::LinkText("Chats")).await;
+    let chats = text_until(&client, "#chat-list", |t| t.contains("What is")).await;
+    assert!(chats.contains("What is the admin panel for?"), "{chats}");
+
+    click(&client, Locator::Css("#logout")).await;
+    client
+        .wait()
+        .for_element(Locator::Css("#login"))
+        .await
+        .unwrap();
+    client.goto(&app.url("/admin/users/")).await.unwrap();
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/admin/login/")
+    );
+    client.close().await.unwrap();
+    drop(driver);
+    assert_eq!(app.balance(&user.access).await, 4400);
+    app.assert_ledger_consistent().await;
+}
