@@ -2,16 +2,15 @@
 //! wires adapters into use cases. Nothing inside the core depends on anything here.
 
 pub mod admin;
+mod background;
 pub mod cli;
 pub mod extract;
 pub mod problem;
-mod pruner;
 mod routes;
 pub mod secret;
 pub mod settings;
 pub mod startup;
 pub mod state;
-mod sweeper;
 pub mod telemetry;
 
 pub use settings::Settings;

@@ -20,11 +20,11 @@ use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
+    background,
     extract::TrustedProxies,
-    problem, pruner, routes, secret,
+    problem, routes, secret,
     settings::{DatabaseSettings, Settings},
     state::AppState,
-    sweeper,
 };
 
 /// Why the service could not start. Each says what to fix.
@@ -237,10 +237,20 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the process is asked to stop (SIGINT/SIGTERM), with the sweeper alongside.
+    /// Serves until the process is asked to stop (SIGINT/SIGTERM), with the charge sweeper and
+    /// the security pruner alongside.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let sweeper = sweeper::spawn(self.sweep, self.sweep_interval);
-        let pruner = pruner::spawn(self.prune, self.prune_interval);
+        let (sweep, prune) = (self.sweep, self.prune);
+        let sweeper =
+            background::spawn_periodic("charge sweeper", self.sweep_interval, move || {
+                let sweep = sweep.clone();
+                async move { sweep.execute().await }
+            });
+        let pruner =
+            background::spawn_periodic("security pruner", self.prune_interval, move || {
+                let prune = prune.clone();
+                async move { prune.execute().await }
+            });
         let result = self.server.await;
         sweeper.abort();
         pruner.abort();
