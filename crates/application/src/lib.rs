@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod authenticate;
+mod credentials;
 pub mod error;
 pub mod login;
 pub mod logout;

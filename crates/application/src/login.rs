@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use domain::{PlainPassword, UsernameKey};
+use domain::PlainPassword;
 use ports::{Clock, PasswordHasher, TokenIssuer, TokenKind, UserRepository};
 
-use crate::AppError;
+use crate::{AppError, credentials::user_with_password};
 
 /// The tokens a successful login hands out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,25 +54,9 @@ impl Login {
                 "This field may not be blank.",
             ));
         }
-        let credentials = self
-            .users
-            .find_credentials(&UsernameKey::of(username))
-            .await?;
-        let user = match credentials {
-            Some(credentials) => {
-                let matches = self
-                    .hasher
-                    .verify(&password, &credentials.password_hash)
-                    .await?;
-                (matches && credentials.user.is_active).then_some(credentials.user)
-            }
-            None => {
-                self.hasher
-                    .verify(&password, &self.hasher.dummy_hash())
-                    .await?;
-                None
-            }
-        };
+        let user = user_with_password(&*self.users, &*self.hasher, username, &password)
+            .await?
+            .filter(|user| user.is_active);
         let user = user.ok_or(AppError::InvalidCredentials)?;
         let now = self.clock.now();
         let access = self

@@ -8,7 +8,7 @@
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use domain::{PlainPassword, User, UsernameKey};
+use domain::{PlainPassword, User};
 use ports::{
     AdminSessionRepository, Clock, NewAdminSession, PasswordHasher, SecretGenerator, UserRepository,
 };
@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::AdminError;
-use crate::throttle::LoginThrottle;
+use crate::{credentials::user_with_password, throttle::LoginThrottle};
 
 /// What the browser gets at login.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,26 +120,9 @@ impl AdminAuth {
         if username.trim().is_empty() {
             return Err(AdminError::InvalidCredentials);
         }
-        let credentials = self
-            .users
-            .find_credentials(&UsernameKey::of(username))
-            .await?;
-        let admin = match credentials {
-            Some(credentials) => {
-                let matches = self
-                    .hasher
-                    .verify(&password, &credentials.password_hash)
-                    .await?;
-                let user = credentials.user;
-                (matches && user.is_active && user.is_superuser).then_some(user)
-            }
-            None => {
-                self.hasher
-                    .verify(&password, &self.hasher.dummy_hash())
-                    .await?;
-                None
-            }
-        };
+        let admin = user_with_password(&*self.users, &*self.hasher, username, &password)
+            .await?
+            .filter(|user| user.is_active && user.is_superuser);
         let admin = admin.ok_or(AdminError::InvalidCredentials)?;
         let now = self.clock.now();
         let expires_at = now
