@@ -577,6 +577,11 @@ test_support::backend_tests! {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "oversized form");
         let response = browser.post("/admin/users/1/active/", &[("csrf_token", &csrf), ("active", "maybe")]).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        // NUL characters, which PostgreSQL text cannot hold, are form errors, never 5xx.
+        let response = browser.post("/admin/users/1/tokens/", &[("csrf_token", &csrf), ("direction", "credit"), ("amount", "1"), ("reason", "nul\0byte")]).await;
+        assert!(response.status().is_client_error() || response.status().is_redirection(), "{}", response.status());
+        assert_eq!(browser.get("/admin/users/?q=%00").await.status(), StatusCode::OK);
+        assert_eq!(browser.get("/admin/chats/?user=%00").await.status().as_u16() / 100, 4);
         assert_eq!(balance_of(&app, 1).await, 4000, "no refused request changed anything");
     }
 }

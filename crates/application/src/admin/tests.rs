@@ -395,11 +395,15 @@ fn the_user_search_uses_the_normalised_username_key() {
     admin
         .expect_list_users()
         .withf(|search, _| search.is_none())
-        .times(1)
+        .times(2)
         .returning(|_, _| Ok(empty_page()));
     let users = admin_users(admin, MockUserRepository::new());
     assert!(block_on(users.list(Some(" ＪＯＨＮ "), 1)).is_ok());
     assert!(block_on(users.list(Some("   "), 1)).is_ok());
+    assert!(
+        block_on(users.list(Some("\0"), 1)).is_ok(),
+        "NULs never reach storage"
+    );
 }
 
 #[test]
@@ -458,6 +462,7 @@ fn bad_amounts_and_blank_reasons_change_nothing() {
         ("abc", "r", vec!["amount"]),
         ("1000000001", "r", vec!["amount"]),
         ("10", "  ", vec!["reason"]),
+        ("10", "nul\0byte", vec!["reason"]),
         ("", "", vec!["amount", "reason"]),
     ] {
         let mut admin = MockAdminRepository::new();

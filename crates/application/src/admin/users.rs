@@ -71,10 +71,16 @@ impl AdminUsers {
         page: i64,
     ) -> Result<Paged<UserSummary>, AdminError> {
         let window = window(page)?;
-        let search = search.map(str::trim).filter(|s| !s.is_empty()).map(|s| {
-            let cut: String = s.chars().take(MAX_SEARCH_CHARS).collect();
-            UsernameKey::of(&cut).as_str().to_owned()
-        });
+        // No username contains a NUL, and PostgreSQL text cannot hold one: drop them.
+        let search = search.map(|s| s.replace('\0', ""));
+        let search = search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let cut: String = s.chars().take(MAX_SEARCH_CHARS).collect();
+                UsernameKey::of(&cut).as_str().to_owned()
+            });
         paged(page, self.admin.list_users(search, window).await?)
     }
 
@@ -131,6 +137,9 @@ impl AdminUsers {
         let reason = reason.trim();
         if reason.is_empty() {
             errors.add("reason", "A reason is required.");
+        } else if reason.contains('\0') {
+            // PostgreSQL text cannot store NUL; refuse it on every backend alike.
+            errors.add("reason", "Null characters are not allowed.");
         } else if reason.chars().count() > MAX_REASON_CHARS {
             errors.add(
                 "reason",
