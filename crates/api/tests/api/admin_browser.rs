@@ -97,14 +97,42 @@ async fn browser(driver: &Chromedriver, profile: &tempfile::TempDir) -> Client {
         .expect("WebDriver session")
 }
 
+/// Pages change under the driver after a click or submit, so every lookup waits (up to 10 s) for
+/// its element instead of failing on the previous page.
+async fn element(client: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(locator)
+        .await
+        .unwrap()
+}
+
 async fn fill(client: &Client, css: &str, text: &str) {
-    let field = client.find(Locator::Css(css)).await.unwrap();
+    let field = element(client, Locator::Css(css)).await;
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
 }
 
+/// Waits (up to 10 s) until the browser's URL satisfies `done`, so the next lookup reads the new
+/// page rather than the one a submit is leaving.
+async fn url_until(client: &Client, done: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let url = client.current_url().await.unwrap();
+        if done(url.as_str()) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the browser never reached the expected page: {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn click(client: &Client, locator: Locator<'_>) {
-    client.find(locator).await.unwrap().click().await.unwrap();
+    element(client, locator).await.click().await.unwrap();
 }
 
 /// The text of the element matching `css`, polling (up to 10 s) until it satisfies `done`: pages
@@ -140,6 +168,14 @@ async fn a_superuser_finds_a_user_credits_tokens_and_logs_out_in_a_real_browser(
         );
         return;
     }
+    // A wedged browser must fail the test, not hang the suite.
+    tokio::time::timeout(Duration::from_secs(180), browser_scenario())
+        .await
+        .expect("the browser scenario finishes within 3 minutes");
+}
+
+/// Log in, find a user, credit 500 tokens, check balance and ledger, open the chats, log out.
+async fn browser_scenario() {
     let app = spawn_app(Backend::Sqlite).await;
     let user = app.signed_up("browser_user").await;
     app.signed_up("someone_else").await;
@@ -172,6 +208,7 @@ async fn a_superuser_finds_a_user_credits_tokens_and_logs_out_in_a_real_browser(
     click(&client, Locator::LinkText("Users")).await;
     fill(&client, "#search", "browser").await;
     click(&client, Locator::Css("#search-submit")).await;
+    url_until(&client, |url| url.contains("q=browser")).await;
     click(&client, Locator::LinkText("browser_user")).await;
     wait_text(&client, "#balance", "3900").await; // 4000 granted, one chat
 

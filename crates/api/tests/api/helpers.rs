@@ -65,6 +65,8 @@ pub async fn spawn_on(
     tokio::spawn(application.run_until_stopped());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
+        // A hung server fails the test instead of hanging the suite.
+        .timeout(std::time::Duration::from_secs(60))
         .build()
         .unwrap();
     TestApp {
