@@ -82,7 +82,9 @@ async fn browser(driver: &Chromedriver, profile: &tempfile::TempDir) -> Client {
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,1100",
+                "--no-first-run", "--disable-quic", "--disable-extensions", "--disable-breakpad",
+                "--disable-domain-reliability", "--disable-client-side-phishing-detection",
+                "--no-default-browser-check", "--window-size=1280,1100",
                 format!("--user-data-dir={}", profile.path().display()),
             ]
         }
