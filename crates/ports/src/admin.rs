@@ -161,9 +161,10 @@ pub trait AdminRepository: Send + Sync {
     /// Activates or deactivates an account; returns whether it exists.
     async fn set_active(&self, user_id: UserId, active: bool) -> Result<bool, StorageError>;
 
-    /// Replaces the password hash and, in the same statement, sets the account's refresh-token
-    /// cutoff to `revoke_refresh_before`: refresh tokens issued at or before it stop working.
-    /// Returns whether the account exists.
+    /// Replaces the password hash and, in the same transaction, sets the account's refresh-token
+    /// cutoff to `revoke_refresh_before` (refresh tokens issued at or before it stop working) and
+    /// deletes the account's admin sessions (an admin whose password was reset is logged out of
+    /// the panel everywhere). Returns whether the account exists.
     async fn set_password(
         &self,
         user_id: UserId,

@@ -173,12 +173,20 @@ test_support::backend_tests! {
         assert_eq!(totals.tokens_spent, 200, "two chats; the refunded charge is not spent");
     }
 
-    async fn a_password_reset_stores_the_hash_and_the_refresh_cutoff(backend: Backend) {
+    async fn a_password_reset_stores_the_hash_and_the_refresh_cutoff_and_ends_admin_sessions(backend: Backend) {
         let store = store(backend);
         let user = create_user(&store.storage, "gina", 0).await;
         assert_eq!(store.storage.refresh_tokens_revoked_before(user.id).await.unwrap(), None);
+        let other = create_user(&store.storage, "other_admin", 0).await;
+        for (hash, owner) in [("gina-session", user.id), ("other-session", other.id)] {
+            store.storage.create_session(NewAdminSession {
+                id_hash: hash.into(), user_id: owner, csrf_token: "c".into(), created_at: noon(), expires_at: later(3600),
+            }).await.unwrap();
+        }
         assert!(store.storage.set_password(user.id, PasswordHash("$2b$04$new".into()), later(7)).await.unwrap());
         assert_eq!(store.storage.refresh_tokens_revoked_before(user.id).await.unwrap(), Some(later(7)));
+        assert!(store.storage.find_session("gina-session", noon()).await.unwrap().is_none(), "a reset ends the user's admin sessions");
+        assert!(store.storage.find_session("other-session", noon()).await.unwrap().is_some(), "and only theirs");
         let credentials = store.storage.find_credentials(&user.username.key()).await.unwrap().unwrap();
         assert_eq!(credentials.password_hash.0, "$2b$04$new");
         assert!(!store.storage.set_password(UserId(9999), PasswordHash("x".into()), later(7)).await.unwrap());

@@ -194,13 +194,17 @@ macro_rules! admin_queries {
             hash: &str,
             revoke_before: NaiveDateTime,
         ) -> QueryResult<bool> {
-            diesel::update(users::table.find(user_id.0))
-                .set((
-                    users::password_hash.eq(hash),
-                    users::refresh_tokens_revoked_before.eq(Some(revoke_before)),
-                ))
-                .execute(conn)
-                .map(|n| n == 1)
+            conn.write_transaction(|conn| {
+                let updated = diesel::update(users::table.find(user_id.0))
+                    .set((
+                        users::password_hash.eq(hash),
+                        users::refresh_tokens_revoked_before.eq(Some(revoke_before)),
+                    ))
+                    .execute(conn)?;
+                diesel::delete(admin_sessions::table.filter(admin_sessions::user_id.eq(user_id.0)))
+                    .execute(conn)?;
+                Ok(updated == 1)
+            })
         }
 
         /// The account's refresh-token cutoff, if any.
