@@ -84,7 +84,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::test_support::{fixed_clock, issued, user};
+    use crate::test_support::{fixed_clock, hasher_verifying, issued, user};
 
     fn tokens() -> MockTokenIssuer {
         let mut tokens = MockTokenIssuer::new();
@@ -121,23 +121,10 @@ mod tests {
         users
     }
 
-    fn hasher_matching(expected_hash: &'static str, result: bool) -> MockPasswordHasher {
-        let mut hasher = MockPasswordHasher::new();
-        hasher
-            .expect_dummy_hash()
-            .returning(|| PasswordHash("dummy".into()));
-        hasher
-            .expect_verify()
-            .withf(move |_, hash| hash.0 == expected_hash)
-            .times(1)
-            .returning(move |_, _| Ok(result));
-        hasher
-    }
-
     #[test]
     fn right_password_gets_both_tokens_and_the_stored_username() {
         let result = block_on(
-            login(users_with(true), hasher_matching("real", true)).execute("USER1", "password123"),
+            login(users_with(true), hasher_verifying("real", true)).execute("USER1", "password123"),
         );
         let tokens = result.expect("login should succeed");
         assert_eq!(tokens.username, "user1");
@@ -148,7 +135,7 @@ mod tests {
     #[test]
     fn wrong_password_is_invalid_credentials() {
         let result = block_on(
-            login(users_with(true), hasher_matching("real", false)).execute("user1", "wrong-pass"),
+            login(users_with(true), hasher_verifying("real", false)).execute("user1", "wrong-pass"),
         );
         assert_eq!(result, Err(AppError::InvalidCredentials));
     }
@@ -158,14 +145,15 @@ mod tests {
         let mut users = MockUserRepository::new();
         users.expect_find_credentials().returning(|_| Ok(None));
         let result =
-            block_on(login(users, hasher_matching("dummy", true)).execute("ghost", "password123"));
+            block_on(login(users, hasher_verifying("dummy", true)).execute("ghost", "password123"));
         assert_eq!(result, Err(AppError::InvalidCredentials));
     }
 
     #[test]
     fn inactive_user_cannot_log_in_even_with_the_right_password() {
         let result = block_on(
-            login(users_with(false), hasher_matching("real", true)).execute("user1", "password123"),
+            login(users_with(false), hasher_verifying("real", true))
+                .execute("user1", "password123"),
         );
         assert_eq!(result, Err(AppError::InvalidCredentials));
     }

@@ -50,3 +50,18 @@ pub fn issued(user_id: UserId, kind: ports::TokenKind, now: DateTime<Utc>) -> po
         },
     }
 }
+
+/// A hasher that expects exactly one verification against `expected_hash` and answers `matches`;
+/// its dummy hash is `"dummy"` (what a login verifies against for an unknown user).
+pub fn hasher_verifying(expected_hash: &'static str, matches: bool) -> ports::MockPasswordHasher {
+    let mut hasher = ports::MockPasswordHasher::new();
+    hasher
+        .expect_dummy_hash()
+        .returning(|| ports::PasswordHash("dummy".into()));
+    hasher
+        .expect_verify()
+        .withf(move |_, hash| hash.0 == expected_hash)
+        .times(1)
+        .returning(move |_, _| Ok(matches));
+    hasher
+}

@@ -133,6 +133,12 @@ async fn url_until(client: &Client, done: impl Fn(&str) -> bool) {
     }
 }
 
+/// Anonymous visitors end up on the login form.
+async fn assert_on_login_page(client: &Client) {
+    let url = client.current_url().await.unwrap();
+    assert!(url.path().ends_with("/admin/login/"), "{url}");
+}
+
 async fn click(client: &Client, locator: Locator<'_>) {
     element(client, locator).await.click().await.unwrap();
 }
@@ -194,14 +200,7 @@ async fn browser_scenario() {
     let client = browser(&driver, &profile).await;
 
     client.goto(&app.url("/admin/")).await.unwrap();
-    assert!(
-        client
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .ends_with("/admin/login/")
-    );
+    assert_on_login_page(&client).await;
     fill(&client, "#username", "root").await;
     fill(&client, "#password", ADMIN_PASSWORD).await;
     click(&client, Locator::Css("#login")).await;
@@ -245,14 +244,7 @@ async fn browser_scenario() {
         .await
         .unwrap();
     client.goto(&app.url("/admin/users/")).await.unwrap();
-    assert!(
-        client
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .ends_with("/admin/login/")
-    );
+    assert_on_login_page(&client).await;
     client.close().await.unwrap();
     drop(driver);
     assert_eq!(app.balance(&user.access).await, 4400);

@@ -14,7 +14,7 @@ use ports::{
 use super::*;
 use crate::{
     AppError,
-    test_support::{fixed_clock, noon, user},
+    test_support::{fixed_clock, hasher_verifying, noon, user},
     throttle::{LoginLimits, LoginThrottle},
 };
 
@@ -70,19 +70,6 @@ fn secrets() -> MockSecretGenerator {
         format!("secret-{n}")
     });
     secrets
-}
-
-fn hasher(result: bool, expected_hash: &'static str) -> MockPasswordHasher {
-    let mut hasher = MockPasswordHasher::new();
-    hasher
-        .expect_dummy_hash()
-        .returning(|| PasswordHash("dummy".into()));
-    hasher
-        .expect_verify()
-        .withf(move |_, hash| hash.0 == expected_hash)
-        .times(1)
-        .returning(move |_, _| Ok(result));
-    hasher
 }
 
 fn users_with(found: Option<domain::User>) -> MockUserRepository {
@@ -163,7 +150,7 @@ fn a_superuser_logs_in_and_only_the_hash_of_the_session_id_is_stored() {
         auth(
             users_with(Some(superuser(7))),
             sessions,
-            hasher(true, "real"),
+            hasher_verifying("real", true),
         )
         .login("admin", "password123", CLIENT),
     )
@@ -178,7 +165,7 @@ fn a_normal_users_correct_credentials_are_refused_like_a_wrong_password() {
         auth(
             users_with(Some(user(2, 0))),
             no_sessions_written(),
-            hasher(true, "real"),
+            hasher_verifying("real", true),
         )
         .login("user2", "password123", CLIENT),
     );
@@ -191,7 +178,7 @@ fn wrong_password_unknown_user_and_inactive_admin_are_refused_after_one_verifica
         auth(
             users_with(Some(superuser(1))),
             no_sessions_written(),
-            hasher(false, "real"),
+            hasher_verifying("real", false),
         )
         .login("admin", "wrong-pass", CLIENT),
     );
@@ -200,7 +187,7 @@ fn wrong_password_unknown_user_and_inactive_admin_are_refused_after_one_verifica
         auth(
             users_with(None),
             no_sessions_written(),
-            hasher(true, "dummy"),
+            hasher_verifying("dummy", true),
         )
         .login("ghost", "password123", CLIENT),
     );
@@ -211,7 +198,7 @@ fn wrong_password_unknown_user_and_inactive_admin_are_refused_after_one_verifica
         auth(
             users_with(Some(inactive)),
             no_sessions_written(),
-            hasher(true, "real"),
+            hasher_verifying("real", true),
         )
         .login("admin", "password123", CLIENT),
     );
@@ -261,7 +248,7 @@ fn a_failed_admin_login_is_counted_by_the_shared_throttle() {
         auth_with_throttle(
             users_with(Some(superuser(1))),
             no_sessions_written(),
-            hasher(false, "real"),
+            hasher_verifying("real", false),
             events,
         )
         .login("admin", "wrong-pass", CLIENT),
