@@ -6,6 +6,7 @@ use adapters::{SystemClock, crypto::BcryptHasher};
 use application::{AppError, Register};
 use clap::{Parser, Subcommand};
 use domain::{Pricing, ledger::audit};
+use ports::LedgerRepository;
 
 use crate::{
     Application, Settings,

@@ -2,7 +2,7 @@
 //! development generates a random secret once and keeps it in the database, shared by every
 //! process; other profiles must be given one.
 
-use adapters::storage::DieselStorage;
+use ports::ServerSettingsRepository;
 use rand::{Rng, distr::Alphanumeric};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -32,7 +32,7 @@ pub enum SecretError {
 /// The secret to sign with.
 pub async fn resolve(
     settings: &Settings,
-    storage: &DieselStorage,
+    storage: &dyn ServerSettingsRepository,
 ) -> Result<SecretString, SecretError> {
     if let Some(secret) = &settings.auth.jwt_secret {
         if secret.expose_secret().len() < MIN_SECRET_BYTES {

@@ -120,6 +120,9 @@ pub trait ChatRepository: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<bool, StorageError>;
 
+    /// How many chats `user_id` has stored.
+    async fn chat_count(&self, user_id: UserId) -> Result<i64, StorageError>;
+
     /// Step 4. Refunds every charge still pending whose deadline is before `now`; returns how many.
     async fn refund_expired(&self, now: DateTime<Utc>) -> Result<u64, StorageError>;
 

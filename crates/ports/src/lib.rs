@@ -10,8 +10,11 @@ pub mod chats;
 pub mod clock;
 pub mod error;
 pub mod hasher;
+pub mod ledger;
 pub mod responder;
 pub mod revocations;
+pub mod server_settings;
+pub mod storage;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
@@ -27,8 +30,11 @@ pub use chats::{
 pub use clock::Clock;
 pub use error::StorageError;
 pub use hasher::{HasherError, PasswordHash, PasswordHasher};
+pub use ledger::{LedgerRepository, LedgerTotals};
 pub use responder::{Responder, ResponderError};
 pub use revocations::{RefreshTokenRecord, RevocationRepository, Rotation};
+pub use server_settings::ServerSettingsRepository;
+pub use storage::Storage;
 pub use throttle::{BucketUsage, ThrottleRepository};
 pub use tokens::{Claims, IssuedToken, TokenError, TokenIssuer, TokenKind};
 pub use users::{CreatedUser, NewUser, UserCredentials, UserRepository};
@@ -41,4 +47,7 @@ pub use {
     responder::MockResponder, tokens::MockTokenIssuer, users::MockUserRepository,
 };
 #[cfg(feature = "mocks")]
-pub use {revocations::MockRevocationRepository, throttle::MockThrottleRepository};
+pub use {
+    ledger::MockLedgerRepository, revocations::MockRevocationRepository,
+    server_settings::MockServerSettingsRepository, throttle::MockThrottleRepository,
+};

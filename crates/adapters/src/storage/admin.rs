@@ -131,7 +131,8 @@ impl AdminRepository for DieselStorage {
     }
 
     async fn set_active(&self, user_id: UserId, active: bool) -> Result<bool, StorageError> {
-        DieselStorage::set_active(self, user_id, active).await
+        self.blocking(move |db| dispatch!(db, set_active(user_id, active)))
+            .await
     }
 
     async fn set_password(

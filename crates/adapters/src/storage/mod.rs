@@ -19,8 +19,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{ChatMessage, Tokens, User, UserId, UsernameKey};
 use ports::{
-    ChargeId, ChatRepository, ChatReservation, CreatedUser, NewUser, Reservation, Settlement,
-    StorageError, UserCredentials, UserRepository,
+    ChargeId, ChatRepository, ChatReservation, CreatedUser, LedgerRepository, LedgerTotals,
+    NewUser, Reservation, ServerSettingsRepository, Settlement, StorageError, UserCredentials,
+    UserRepository,
 };
 use uuid::Uuid;
 
@@ -50,19 +51,6 @@ macro_rules! dispatch {
 /// How many expired charges one sweep refunds at most; the next sweep takes the rest.
 const SWEEP_BATCH: i64 = 500;
 
-/// One user's stored balance and ledger sum, for `check-ledger`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LedgerTotals {
-    /// The account.
-    pub user_id: UserId,
-    /// Its username.
-    pub username: String,
-    /// `users.tokens`.
-    pub balance: Tokens,
-    /// Sum of its ledger entries.
-    pub entries_sum: Tokens,
-}
-
 /// The storage adapter: implements every repository port on a [`Database`].
 #[derive(Clone, Debug)]
 pub struct DieselStorage {
@@ -91,43 +79,6 @@ impl DieselStorage {
         tokio::task::spawn_blocking(move || span.in_scope(|| work(&db)))
             .await
             .map_err(|e| StorageError::Internal(format!("storage task failed: {e}")))?
-    }
-
-    /// Every user's balance and ledger sum.
-    pub async fn ledger_totals(&self) -> Result<Vec<LedgerTotals>, StorageError> {
-        let rows = self.blocking(|db| dispatch!(db, ledger_totals())).await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| LedgerTotals {
-                user_id: UserId(row.user_id),
-                username: row.username,
-                balance: Tokens::new(row.balance),
-                entries_sum: Tokens::new(row.entries_sum),
-            })
-            .collect())
-    }
-
-    /// How many chats `user_id` has stored.
-    pub async fn chat_count(&self, user_id: UserId) -> Result<i64, StorageError> {
-        self.blocking(move |db| dispatch!(db, chat_count(user_id)))
-            .await
-    }
-
-    /// Activates or deactivates an account; returns whether it exists.
-    pub async fn set_active(&self, user_id: UserId, active: bool) -> Result<bool, StorageError> {
-        self.blocking(move |db| dispatch!(db, set_active(user_id, active)))
-            .await
-    }
-
-    /// The value stored under `name`, storing `candidate` first if there is none.
-    pub async fn get_or_insert_setting(
-        &self,
-        name: &str,
-        candidate: &str,
-    ) -> Result<String, StorageError> {
-        let (name, candidate) = (name.to_owned(), candidate.to_owned());
-        self.blocking(move |db| dispatch!(db, get_or_insert_setting(&name, &candidate)))
-            .await
     }
 }
 
@@ -163,7 +114,41 @@ impl UserRepository for DieselStorage {
 }
 
 #[async_trait]
+impl LedgerRepository for DieselStorage {
+    async fn ledger_totals(&self) -> Result<Vec<LedgerTotals>, StorageError> {
+        let rows = self.blocking(|db| dispatch!(db, ledger_totals())).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| LedgerTotals {
+                user_id: UserId(row.user_id),
+                username: row.username,
+                balance: Tokens::new(row.balance),
+                entries_sum: Tokens::new(row.entries_sum),
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ServerSettingsRepository for DieselStorage {
+    async fn get_or_insert_setting(
+        &self,
+        name: &str,
+        candidate: &str,
+    ) -> Result<String, StorageError> {
+        let (name, candidate) = (name.to_owned(), candidate.to_owned());
+        self.blocking(move |db| dispatch!(db, get_or_insert_setting(&name, &candidate)))
+            .await
+    }
+}
+
+#[async_trait]
 impl ChatRepository for DieselStorage {
+    async fn chat_count(&self, user_id: UserId) -> Result<i64, StorageError> {
+        self.blocking(move |db| dispatch!(db, chat_count(user_id)))
+            .await
+    }
+
     async fn reserve(&self, reservation: ChatReservation) -> Result<Reservation, StorageError> {
         self.blocking(move |db| dispatch!(db, reserve(&reservation)))
             .await

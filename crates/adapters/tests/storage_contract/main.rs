@@ -12,7 +12,9 @@ use std::sync::Arc;
 use adapters::storage::{Database, DatabaseUrl, DieselStorage, PoolSettings};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use domain::{Tokens, User, Username};
-use ports::{CreatedUser, NewUser, PasswordHash, UserRepository};
+use ports::{
+    CreatedUser, LedgerRepository, NewUser, PasswordHash, ServerSettingsRepository, UserRepository,
+};
 use test_support::{Backend, TestDatabase};
 
 /// A migrated, empty database and the storage adapter on it.

@@ -9,6 +9,9 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use test_support::{Backend, TestDatabase};
 
+/// The storage ports tests read state through.
+pub use ports::{AdminRepository, ChatRepository, LedgerRepository};
+
 /// The JWT secret every test server signs with, so tests can forge tokens deliberately.
 pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
 

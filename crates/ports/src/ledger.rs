@@ -1,0 +1,29 @@
+//! The ledger read back as a whole, for audits (`chat-api check-ledger`, tests, drift metrics).
+
+use async_trait::async_trait;
+use domain::{Tokens, UserId};
+
+use crate::error::StorageError;
+
+/// One account's stored balance next to the sum of its ledger entries. They are equal, and the
+/// balance is never negative, unless the ledger is broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerTotals {
+    /// The account.
+    pub user_id: UserId,
+    /// Its username, so a report names whom it concerns.
+    pub username: String,
+    /// The maintained balance (`users.tokens`).
+    pub balance: Tokens,
+    /// The sum of the account's ledger entries.
+    pub entries_sum: Tokens,
+}
+
+/// Whole-ledger reads.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait LedgerRepository: Send + Sync {
+    /// Every account's balance and ledger sum, ordered by account id. MUST read one consistent
+    /// snapshot: a chat committing meanwhile is either wholly in both numbers or in neither.
+    async fn ledger_totals(&self) -> Result<Vec<LedgerTotals>, StorageError>;
+}
