@@ -117,30 +117,39 @@ pub fn with_database(url: &str, database: &str) -> String {
     }
 }
 
-/// Declares an async test once and runs it on every backend: `name::sqlite` and
-/// `name::postgres`. The test function receives the [`Backend`].
+/// The rstest template every storage-touching test applies: one case per [`Backend`], named
+/// `<test>::case_1_sqlite` and `<test>::case_2_postgres`. The PostgreSQL case skips visibly (see
+/// [`available`]) before the test body runs.
+///
+/// ```ignore
+/// use rstest::rstest;
+/// use rstest_reuse::apply;
+/// use test_support::{Backend, on_every_backend};
+///
+/// #[apply(on_every_backend)]
+/// async fn a_test(backend: Backend) { /* ... */ }
+/// ```
+#[rstest_reuse::template]
+#[export]
+#[rstest]
+#[case::sqlite(::test_support::Backend::Sqlite)]
+#[case::postgres(::test_support::postgres_or_skip!("case_2_postgres"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_every_backend(#[case] backend: Backend) {}
+
+/// `Backend::Postgres`, or a visible skip (a `return` from the calling test) when it cannot run.
+/// `case` is the test case's own name, for the skip message.
 #[macro_export]
-macro_rules! backend_tests {
-    ($($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block)*) => {
-        $(
-            $(#[$meta])*
-            async fn $name($backend: $crate::Backend) $body
-
-            mod $name {
-                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name($crate::Backend::Sqlite).await;
-                }
-
-                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if $crate::available($crate::Backend::Postgres, concat!(module_path!(), "::postgres")) {
-                        super::$name($crate::Backend::Postgres).await;
-                    }
-                }
-            }
-        )*
-    };
+macro_rules! postgres_or_skip {
+    ($case:literal) => {{
+        if !$crate::available(
+            $crate::Backend::Postgres,
+            concat!(module_path!(), "::", $case),
+        ) {
+            return;
+        }
+        $crate::Backend::Postgres
+    }};
 }
 
 #[cfg(test)]

@@ -2,6 +2,9 @@
 
 use futures_util::future::join_all;
 use reqwest::StatusCode;
+use rstest::rstest;
+use rstest_reuse::apply;
+use test_support::{Backend, on_every_backend};
 
 use crate::helpers::*;
 
@@ -41,16 +44,16 @@ async fn fire_concurrent_chats(app: &TestApp, username: &str, requests: usize) {
     app.assert_ledger_consistent().await;
 }
 
-test_support::backend_tests! {
-    async fn sixty_concurrent_chats_of_a_new_user_buy_exactly_forty(backend: Backend) {
-        let app = spawn_app(backend).await;
-        fire_concurrent_chats(&app, "sixty", 60).await;
-    }
+#[apply(on_every_backend)]
+async fn sixty_concurrent_chats_of_a_new_user_buy_exactly_forty(backend: Backend) {
+    let app = spawn_app(backend).await;
+    fire_concurrent_chats(&app, "sixty", 60).await;
+}
 
-    async fn two_hundred_concurrent_chats_repeated_never_overspend(backend: Backend) {
-        let app = spawn_app(backend).await;
-        for round in 0..3 {
-            fire_concurrent_chats(&app, &format!("round{round}"), 200).await;
-        }
+#[apply(on_every_backend)]
+async fn two_hundred_concurrent_chats_repeated_never_overspend(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for round in 0..3 {
+        fire_concurrent_chats(&app, &format!("round{round}"), 200).await;
     }
 }
