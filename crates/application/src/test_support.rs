@@ -32,6 +32,31 @@ pub fn user(id: i64, tokens: i64) -> User {
     }
 }
 
+/// An active superuser.
+pub fn superuser(id: i64) -> User {
+    User {
+        is_superuser: true,
+        ..user(id, 0)
+    }
+}
+
+/// A user repository whose `find_by_id` answers `found`, whatever the id.
+pub fn users_by_id(found: Option<User>) -> ports::MockUserRepository {
+    let mut users = ports::MockUserRepository::new();
+    users
+        .expect_find_by_id()
+        .returning(move |_| Ok(found.clone()));
+    users
+}
+
+/// A list page with no rows.
+pub fn empty_page<T>() -> ports::Page<T> {
+    ports::Page {
+        items: Vec::new(),
+        total: 0,
+    }
+}
+
 /// What a mock issuer hands out: `access-<id>` / `refresh-<id>`, valid for five minutes.
 pub fn issued(user_id: UserId, kind: ports::TokenKind, now: DateTime<Utc>) -> ports::IssuedToken {
     let prefix = match kind {

@@ -177,3 +177,6 @@ impl AdminAuth {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
