@@ -1,4 +1,4 @@
-//! Throwaway databases for tests, on either backend, and the skip policy of DESIGN.md §5:
+//! Throwaway databases for tests, on either backend, and the skip policy:
 //! PostgreSQL tests run when `CHAT_API_TEST_PG_URL` is set and otherwise skip with a visible
 //! message, unless `CHAT_API_TEST_REQUIRE_ALL=1`, under which a skip fails the test.
 #![allow(clippy::expect_used)]
