@@ -1,6 +1,7 @@
 //! Throwaway databases for tests, on either backend, and the skip policy:
 //! PostgreSQL tests run when `CHAT_API_TEST_PG_URL` is set and otherwise skip with a visible
 //! message, unless `CHAT_API_TEST_REQUIRE_ALL=1`, under which a skip fails the test.
+//! `on_every_backend` runs one test function on every [`Backend`] (see its definition).
 #![allow(clippy::expect_used)]
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -117,18 +118,17 @@ pub fn with_database(url: &str, database: &str) -> String {
     }
 }
 
-/// The rstest template every storage-touching test applies: one case per [`Backend`], named
-/// `<test>::case_1_sqlite` and `<test>::case_2_postgres`. The PostgreSQL case skips visibly (see
-/// [`available`]) before the test body runs.
-///
-/// ```ignore
-/// use rstest::rstest;
-/// use rstest_reuse::apply;
-/// use test_support::{Backend, on_every_backend};
-///
-/// #[apply(on_every_backend)]
-/// async fn a_test(backend: Backend) { /* ... */ }
-/// ```
+// `on_every_backend`: the rstest template every storage-touching test applies, one case per
+// `Backend`, named `<test>::case_1_sqlite` and `<test>::case_2_postgres`; the PostgreSQL case
+// skips visibly (see `available`) before the test body runs. A test module needs
+// `use rstest::rstest; use rstest_reuse::apply; use test_support::{Backend, on_every_backend};`
+// and then:
+//
+//     #[apply(on_every_backend)]
+//     async fn a_test(backend: Backend) { /* ... */ }
+//
+// (rstest_reuse turns the template into a macro and drops doc comments, hence `//` here.) The
+// skip message names the test; "case_2_postgres" is rstest's name for the second case.
 #[rstest_reuse::template]
 #[export]
 #[rstest]
