@@ -1,7 +1,5 @@
 //! Invariant 2: with a balance of B, exactly floor(B / price) of N concurrent chats succeed.
 
-use futures_util::future::join_all;
-use reqwest::StatusCode;
 use rstest::rstest;
 use rstest_reuse::apply;
 use test_support::{Backend, on_every_backend};
@@ -27,16 +25,8 @@ async fn fire_concurrent_chats(app: &TestApp, username: &str, requests: usize) {
                 .status()
         })
     });
-    let statuses: Vec<StatusCode> = join_all(chats)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
-    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
-    let refused = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::PAYMENT_REQUIRED)
-        .count();
+    let statuses = join_statuses(chats).await;
+    let (ok, refused) = answered_and_refused(&statuses);
     assert_eq!((ok, refused), (40, requests - 40), "{statuses:?}");
     assert_eq!(app.balance(&session.access).await, 0);
     let user = domain::UserId(user_id_of(&session.access));

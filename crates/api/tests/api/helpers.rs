@@ -205,3 +205,21 @@ pub fn user_id_of(access: &str) -> i64 {
     .unwrap();
     data.claims["sub"].as_str().unwrap().parse().unwrap()
 }
+
+/// The statuses of spawned requests, in order; a request task that panicked fails the test.
+pub async fn join_statuses(
+    requests: impl IntoIterator<Item = tokio::task::JoinHandle<StatusCode>>,
+) -> Vec<StatusCode> {
+    futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// How many of `statuses` are 200 (a chat answered and charged) and how many 402 (refused for
+/// want of tokens).
+pub fn answered_and_refused(statuses: &[StatusCode]) -> (usize, usize) {
+    let count = |wanted: StatusCode| statuses.iter().filter(|s| **s == wanted).count();
+    (count(StatusCode::OK), count(StatusCode::PAYMENT_REQUIRED))
+}

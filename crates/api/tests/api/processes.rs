@@ -228,16 +228,8 @@ async fn three_processes_share_one_database_without_overspending(backend: Backen
         let (remote, access) = (remotes[i % 3].clone(), access.clone());
         tokio::spawn(async move { remote.chat(&access, &format!("scale {i}")).await.unwrap() })
     });
-    let statuses: Vec<StatusCode> = join_all(chats)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
-    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
-    let refused = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::PAYMENT_REQUIRED)
-        .count();
+    let statuses = crate::helpers::join_statuses(chats).await;
+    let (ok, refused) = crate::helpers::answered_and_refused(&statuses);
     assert_eq!((ok, refused), (40, 260));
     let spender = "(SELECT id FROM users WHERE username = 'spender')";
     assert_eq!(
