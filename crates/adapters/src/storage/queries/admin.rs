@@ -41,17 +41,16 @@ macro_rules! admin_queries {
                     ]))
                     .select(amount_sum())
                     .single_value();
-                let (users, chats_today, granted, debited_net_of_refunds) =
-                    diesel::select((
-                        users::table.count().single_value(),
-                        chats::table
-                            .filter(chats::timestamp.ge(today_start))
-                            .count()
-                            .single_value(),
-                        granted,
-                        debited_net_of_refunds,
-                    ))
-                    .get_result::<(Option<i64>, Option<i64>, Option<i64>, Option<i64>)>(conn)?;
+                let (users, chats_today, granted, debited_net_of_refunds) = diesel::select((
+                    users::table.count().single_value(),
+                    chats::table
+                        .filter(chats::timestamp.ge(today_start))
+                        .count()
+                        .single_value(),
+                    granted,
+                    debited_net_of_refunds,
+                ))
+                .get_result::<(Option<i64>, Option<i64>, Option<i64>, Option<i64>)>(conn)?;
                 Ok(DashboardTotals {
                     users: users.unwrap_or(0),
                     chats_today: chats_today.unwrap_or(0),
@@ -70,10 +69,11 @@ macro_rules! admin_queries {
             ) -> QueryResult<(Vec<(UserRow, i64)>, i64)> {
                 let pattern = search.map(|s| format!("%{}%", escape_like(s)));
                 let filtered = || {
-                    let mut query = users::table
-                        .into_boxed::<<$conn as diesel::Connection>::Backend>();
+                    let mut query =
+                        users::table.into_boxed::<<$conn as diesel::Connection>::Backend>();
                     if let Some(pattern) = &pattern {
-                        query = query.filter(users::username_key.like(pattern.clone()).escape('\\'));
+                        query =
+                            query.filter(users::username_key.like(pattern.clone()).escape('\\'));
                     }
                     query
                 };
@@ -231,8 +231,10 @@ macro_rules! admin_queries {
                             users::refresh_tokens_revoked_before.eq(Some(revoke_before)),
                         ))
                         .execute(conn)?;
-                    diesel::delete(admin_sessions::table.filter(admin_sessions::user_id.eq(user_id.0)))
-                        .execute(conn)?;
+                    diesel::delete(
+                        admin_sessions::table.filter(admin_sessions::user_id.eq(user_id.0)),
+                    )
+                    .execute(conn)?;
                     Ok(updated == 1)
                 })
             }
@@ -251,7 +253,10 @@ macro_rules! admin_queries {
             }
 
             /// Stores a new admin session.
-            pub fn create_admin_session(conn: &mut $conn, row: &AdminSessionRow) -> QueryResult<()> {
+            pub fn create_admin_session(
+                conn: &mut $conn,
+                row: &AdminSessionRow,
+            ) -> QueryResult<()> {
                 diesel::insert_into(admin_sessions::table)
                     .values(row.clone())
                     .execute(conn)

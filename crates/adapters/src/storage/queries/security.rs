@@ -24,7 +24,11 @@ macro_rules! security_queries {
             };
 
             /// Whether the token or its family may no longer be used.
-            pub fn is_token_revoked(conn: &mut $conn, jti: &str, family: &str) -> QueryResult<bool> {
+            pub fn is_token_revoked(
+                conn: &mut $conn,
+                jti: &str,
+                family: &str,
+            ) -> QueryResult<bool> {
                 let token = diesel::select(diesel::dsl::exists(revoked_tokens::table.find(jti)))
                     .get_result::<bool>(conn)?;
                 if token {
@@ -187,9 +191,11 @@ macro_rules! security_queries {
 
             /// Deletes events older than `before`.
             pub fn throttle_prune(conn: &mut $conn, before: NaiveDateTime) -> QueryResult<u64> {
-                diesel::delete(throttle_events::table.filter(throttle_events::occurred_at.lt(before)))
-                    .execute(conn)
-                    .map(|n| u64::try_from(n).unwrap_or(u64::MAX))
+                diesel::delete(
+                    throttle_events::table.filter(throttle_events::occurred_at.lt(before)),
+                )
+                .execute(conn)
+                .map(|n| u64::try_from(n).unwrap_or(u64::MAX))
             }
         }
     };
