@@ -217,7 +217,8 @@ macro_rules! admin_queries {
                 })
             }
 
-            /// New password hash and refresh-token cutoff in one statement; whether the user exists.
+            /// In one write transaction: the new password hash, the refresh-token cutoff and the
+            /// end of the user's admin sessions. Returns whether the user exists.
             pub fn set_password(
                 conn: &mut $conn,
                 user_id: UserId,

@@ -21,11 +21,12 @@ macro_rules! chat_queries {
                 schema::{chat_charges, chats, idempotency_keys, ledger_entries, users},
             };
 
-            /// Protocol step 1, in one write transaction: idempotency check, conditional debit, pending
-            /// charge, `chat_debit` entry, idempotency claim.
+            /// Protocol step 1, in one write transaction: idempotency check, conditional debit,
+            /// pending charge, `chat_debit` entry, idempotency claim.
             ///
             /// Two PostgreSQL transactions claiming the same new key race on its primary key; the
-            /// loser's unique violation rolls it back and it runs again, now seeing the winner's row.
+            /// loser's unique violation rolls it back and it runs again, now seeing the winner's
+            /// row.
             pub fn reserve(
                 conn: &mut $conn,
                 reservation: &ChatReservation,
@@ -182,8 +183,9 @@ macro_rules! chat_queries {
                 })
             }
 
-            /// Protocol step 3 (failure) and step 4: if the charge is still pending, marks it refunded,
-            /// gives the price back with a `refund` entry and releases its idempotency key.
+            /// Protocol step 3 (failure) and step 4: if the charge is still pending, marks it
+            /// refunded, gives the price back with a `refund` entry and releases its idempotency
+            /// key.
             pub fn refund(
                 conn: &mut $conn,
                 charge: ChargeId,

@@ -81,8 +81,8 @@ macro_rules! security_queries {
                     .map(|inserted| inserted == 1)
             }
 
-            /// Rotates a refresh token out. The insert decides the race: of concurrent calls with one
-            /// token exactly one inserts its row; the others find it and revoke the family.
+            /// Rotates a refresh token out. The insert decides the race: of concurrent calls with
+            /// one token exactly one inserts its row; the others find it and revoke the family.
             pub fn rotate_out(
                 conn: &mut $conn,
                 token: &RefreshTokenRecord,

@@ -9,8 +9,9 @@ macro_rules! settings_queries {
 
             use crate::storage::{pool::WriteTransaction, schema::server_settings};
 
-            /// Stores `candidate` under `name` unless a value is there already, and returns whichever
-            /// value is stored: the first process to start wins, every other one adopts its value.
+            /// Stores `candidate` under `name` unless a value is there already, and returns
+            /// whichever value is stored: the first process to start wins, every other one adopts
+            /// its value.
             pub fn get_or_insert_setting(
                 conn: &mut $conn,
                 name: &str,
