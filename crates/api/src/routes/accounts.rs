@@ -41,8 +41,8 @@ pub async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let [username, password] = required_strings(&body, ["username", "password"])?;
     state
-        .signup_throttle
-        .attempt(ip, state.register.execute(&username, &password, false))
+        .register
+        .sign_up(&username, &password, ip.into())
         .await?;
     Ok(no_store(actix_web::http::StatusCode::CREATED)
         .json(json!({"message": "You've been registered"})))
@@ -58,8 +58,8 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let [username, password] = required_strings(&body, ["username", "password"])?;
     let tokens = state
-        .login_throttle
-        .attempt(&username, ip, state.login.execute(&username, &password))
+        .login
+        .execute(&username, &password, ip.into())
         .await?;
     Ok(
         no_store(actix_web::http::StatusCode::OK).json(LoginResponse {
