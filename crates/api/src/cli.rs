@@ -77,7 +77,10 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
 
 async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     let application = Application::build(settings).await?;
-    application.run_until_stopped().await.context("server failed")?;
+    application
+        .run_until_stopped()
+        .await
+        .context("server failed")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -97,15 +100,19 @@ async fn create_superuser(
     } else {
         let password =
             rpassword::prompt_password("Password: ").context("cannot read the password")?;
-        let again = rpassword::prompt_password("Password (again): ")
-            .context("cannot read the password")?;
+        let again =
+            rpassword::prompt_password("Password (again): ").context("cannot read the password")?;
         if password != again {
             bail!("the passwords do not match");
         }
         password
     };
     let services = Application::builder(settings).services().await?;
-    match services.register.create_superuser(&username, &password).await {
+    match services
+        .register
+        .create_superuser(&username, &password)
+        .await
+    {
         Ok(user) => {
             println!(
                 "Superuser {:?} created (id {}).",

@@ -303,12 +303,24 @@ impl Settings {
             ));
         }
         self.ledger.pricing()?;
-        at_least("ledger.sweep_interval_secs", self.ledger.sweep_interval_secs, 1)?;
+        at_least(
+            "ledger.sweep_interval_secs",
+            self.ledger.sweep_interval_secs,
+            1,
+        )?;
         at_least("responder.timeout_secs", self.responder.timeout_secs, 1)?;
         let throttle = &self.throttle;
         at_least("throttle.login_window_secs", throttle.login_window_secs, 1)?;
-        at_least("throttle.signup_window_secs", throttle.signup_window_secs, 1)?;
-        at_least("throttle.prune_interval_secs", throttle.prune_interval_secs, 1)?;
+        at_least(
+            "throttle.signup_window_secs",
+            throttle.signup_window_secs,
+            1,
+        )?;
+        at_least(
+            "throttle.prune_interval_secs",
+            throttle.prune_interval_secs,
+            1,
+        )?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| SettingsError::invalid("log.level", e))?;
         Ok(())
@@ -537,25 +549,75 @@ mod tests {
 
     #[test]
     fn every_out_of_range_value_is_refused_naming_its_key() {
-        let slack = application::refresh::REVOCATION_SLACK.num_seconds().to_string();
+        let slack = application::refresh::REVOCATION_SLACK
+            .num_seconds()
+            .to_string();
         let cases: &[(&str, &str, &str)] = &[
             ("CHAT_API__DATABASE__URL", "mysql://db/chat", "database.url"),
-            ("CHAT_API__DATABASE__MAX_CONNECTIONS", "0", "database.max_connections"),
-            ("CHAT_API__DATABASE__ACQUIRE_TIMEOUT_MS", "0", "database.acquire_timeout_ms"),
+            (
+                "CHAT_API__DATABASE__MAX_CONNECTIONS",
+                "0",
+                "database.max_connections",
+            ),
+            (
+                "CHAT_API__DATABASE__ACQUIRE_TIMEOUT_MS",
+                "0",
+                "database.acquire_timeout_ms",
+            ),
             ("CHAT_API__AUTH__BCRYPT_COST", "3", "auth.bcrypt_cost"),
             ("CHAT_API__AUTH__BCRYPT_COST", "32", "auth.bcrypt_cost"),
-            ("CHAT_API__AUTH__ACCESS_TTL_SECS", "0", "auth.access_ttl_secs"),
-            ("CHAT_API__AUTH__REFRESH_TTL_SECS", "0", "auth.refresh_ttl_secs"),
+            (
+                "CHAT_API__AUTH__ACCESS_TTL_SECS",
+                "0",
+                "auth.access_ttl_secs",
+            ),
+            (
+                "CHAT_API__AUTH__REFRESH_TTL_SECS",
+                "0",
+                "auth.refresh_ttl_secs",
+            ),
             ("CHAT_API__AUTH__LEEWAY_SECS", &slack, "auth.leeway_secs"),
             ("CHAT_API__AUTH__JWT_SECRET", "short", "auth.jwt_secret"),
-            ("CHAT_API__LEDGER__SIGNUP_GRANT", "-1", "ledger.signup_grant"),
-            ("CHAT_API__LEDGER__PRICE_PER_MESSAGE", "0", "ledger.price_per_message"),
-            ("CHAT_API__LEDGER__SWEEP_INTERVAL_SECS", "0", "ledger.sweep_interval_secs"),
-            ("CHAT_API__RESPONDER__TIMEOUT_SECS", "0", "responder.timeout_secs"),
-            ("CHAT_API__THROTTLE__LOGIN_WINDOW_SECS", "0", "throttle.login_window_secs"),
-            ("CHAT_API__THROTTLE__SIGNUP_WINDOW_SECS", "0", "throttle.signup_window_secs"),
-            ("CHAT_API__THROTTLE__PRUNE_INTERVAL_SECS", "0", "throttle.prune_interval_secs"),
-            ("CHAT_API__SERVER__TRUSTED_PROXIES", "10.0.0.0/33", "server.trusted_proxies"),
+            (
+                "CHAT_API__LEDGER__SIGNUP_GRANT",
+                "-1",
+                "ledger.signup_grant",
+            ),
+            (
+                "CHAT_API__LEDGER__PRICE_PER_MESSAGE",
+                "0",
+                "ledger.price_per_message",
+            ),
+            (
+                "CHAT_API__LEDGER__SWEEP_INTERVAL_SECS",
+                "0",
+                "ledger.sweep_interval_secs",
+            ),
+            (
+                "CHAT_API__RESPONDER__TIMEOUT_SECS",
+                "0",
+                "responder.timeout_secs",
+            ),
+            (
+                "CHAT_API__THROTTLE__LOGIN_WINDOW_SECS",
+                "0",
+                "throttle.login_window_secs",
+            ),
+            (
+                "CHAT_API__THROTTLE__SIGNUP_WINDOW_SECS",
+                "0",
+                "throttle.signup_window_secs",
+            ),
+            (
+                "CHAT_API__THROTTLE__PRUNE_INTERVAL_SECS",
+                "0",
+                "throttle.prune_interval_secs",
+            ),
+            (
+                "CHAT_API__SERVER__TRUSTED_PROXIES",
+                "10.0.0.0/33",
+                "server.trusted_proxies",
+            ),
             ("CHAT_API__LOG__LEVEL", "info,chat_api=loud", "log.level"),
         ];
         for (variable, value, key) in cases {
@@ -571,7 +633,10 @@ mod tests {
     fn the_leeway_stays_below_the_revocation_slack() {
         let below = application::refresh::REVOCATION_SLACK.num_seconds() - 1;
         let settings = read_with(&[("CHAT_API__AUTH__LEEWAY_SECS", &below.to_string())]);
-        assert_eq!(settings.map(|s| s.auth.leeway_secs), Ok(below.unsigned_abs()));
+        assert_eq!(
+            settings.map(|s| s.auth.leeway_secs),
+            Ok(below.unsigned_abs())
+        );
     }
 
     #[test]

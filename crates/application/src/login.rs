@@ -147,7 +147,11 @@ mod tests {
     #[test]
     fn right_password_gets_both_tokens_and_the_stored_username() {
         let result = block_on(
-            login(users_with(true), hasher_verifying("real", true)).execute("USER1", "password123", CLIENT),
+            login(users_with(true), hasher_verifying("real", true)).execute(
+                "USER1",
+                "password123",
+                CLIENT,
+            ),
         );
         let tokens = result.expect("login should succeed");
         assert_eq!(tokens.username, "user1");
@@ -158,7 +162,11 @@ mod tests {
     #[test]
     fn wrong_password_is_invalid_credentials() {
         let result = block_on(
-            login(users_with(true), hasher_verifying("real", false)).execute("user1", "wrong-pass", CLIENT),
+            login(users_with(true), hasher_verifying("real", false)).execute(
+                "user1",
+                "wrong-pass",
+                CLIENT,
+            ),
         );
         assert_eq!(result, Err(AppError::InvalidCredentials));
     }
@@ -167,16 +175,22 @@ mod tests {
     fn unknown_user_still_costs_one_verification_against_the_dummy_hash() {
         let mut users = MockUserRepository::new();
         users.expect_find_credentials().returning(|_| Ok(None));
-        let result =
-            block_on(login(users, hasher_verifying("dummy", true)).execute("ghost", "password123", CLIENT));
+        let result = block_on(login(users, hasher_verifying("dummy", true)).execute(
+            "ghost",
+            "password123",
+            CLIENT,
+        ));
         assert_eq!(result, Err(AppError::InvalidCredentials));
     }
 
     #[test]
     fn inactive_user_cannot_log_in_even_with_the_right_password() {
         let result = block_on(
-            login(users_with(false), hasher_verifying("real", true))
-                .execute("user1", "password123", CLIENT),
+            login(users_with(false), hasher_verifying("real", true)).execute(
+                "user1",
+                "password123",
+                CLIENT,
+            ),
         );
         assert_eq!(result, Err(AppError::InvalidCredentials));
     }
@@ -185,7 +199,8 @@ mod tests {
     fn blank_fields_are_validation_errors_without_a_lookup() {
         let mut users = MockUserRepository::new();
         users.expect_find_credentials().never();
-        let result = block_on(login(users, MockPasswordHasher::new()).execute(" ", "password123", CLIENT));
+        let result =
+            block_on(login(users, MockPasswordHasher::new()).execute(" ", "password123", CLIENT));
         assert!(matches!(result, Err(AppError::Validation(_))));
         let mut users = MockUserRepository::new();
         users.expect_find_credentials().never();

@@ -47,10 +47,7 @@ impl Register {
         client: ClientAddress,
     ) -> Result<domain::User, AppError> {
         self.throttle
-            .attempt(
-                client,
-                self.create(username, password, AccountRole::User),
-            )
+            .attempt(client, self.create(username, password, AccountRole::User))
             .await
     }
 
@@ -153,7 +150,8 @@ mod tests {
             })
             .times(1)
             .returning(|_| Ok(CreatedUser::Created(user(1, 4000))));
-        let created = block_on(register(users, hasher()).sign_up("john_doe", "password123", CLIENT));
+        let created =
+            block_on(register(users, hasher()).sign_up("john_doe", "password123", CLIENT));
         assert_eq!(created.map(|u| u.tokens), Ok(Tokens::new(4000)));
     }
 

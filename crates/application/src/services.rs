@@ -7,7 +7,7 @@ use std::{sync::Arc, time::Duration};
 use ports::{Clock, PasswordHasher, Responder, SecretGenerator, Storage, TokenIssuer};
 
 use crate::{
-    Authenticate, AuditLedger, ChargePolicy, Login, LoginLimits, LoginThrottle, Logout,
+    AuditLedger, Authenticate, ChargePolicy, Login, LoginLimits, LoginThrottle, Logout,
     PruneSecurityRecords, RateLimit, RefreshAccess, Register, SendChat, SignupThrottle,
     SweepExpiredCharges,
     admin::{AdminAuth, AdminChats, AdminServices, AdminUsers, Dashboard},

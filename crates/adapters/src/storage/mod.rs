@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use domain::{ChatMessage, Tokens, User, UserId, UsernameKey};
 use ports::{
     ChargeId, ChatRepository, ChatReservation, CreatedUser, IdempotencyKeyState, LedgerRepository,
-    LedgerTotals, NewUser, Reservation, ServerSettingsRepository, Settlement, StorageError, UserCredentials,
-    UserRepository,
+    LedgerTotals, NewUser, Reservation, ServerSettingsRepository, Settlement, StorageError,
+    UserCredentials, UserRepository,
 };
 use uuid::Uuid;
 

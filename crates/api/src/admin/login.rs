@@ -93,7 +93,12 @@ pub async fn submit(
     }
     let username = form.username.unwrap_or_default();
     let password = form.password.unwrap_or_default();
-    match state.admin.auth.login(&username, &password, ip.into()).await {
+    match state
+        .admin
+        .auth
+        .login(&username, &password, ip.into())
+        .await
+    {
         Ok(started) => {
             let mut response = see_other("/admin/");
             response

@@ -57,10 +57,7 @@ pub async fn login(
     body: FormOrJson,
 ) -> Result<HttpResponse, ApiError> {
     let [username, password] = required_strings(&body, ["username", "password"])?;
-    let tokens = state
-        .login
-        .execute(&username, &password, ip.into())
-        .await?;
+    let tokens = state.login.execute(&username, &password, ip.into()).await?;
     Ok(
         no_store(actix_web::http::StatusCode::OK).json(LoginResponse {
             user: tokens.username,

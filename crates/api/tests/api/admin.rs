@@ -16,7 +16,10 @@ pub const ADMIN_PASSWORD: &str = "admin-password-1";
 /// Creates a superuser the way `chat-api createsuperuser` does (the service's own `Register`
 /// use case, built by the same builder); returns its id.
 pub async fn create_superuser(app: &TestApp, username: &str) -> i64 {
-    let services = Application::builder(app.settings.clone()).services().await.unwrap();
+    let services = Application::builder(app.settings.clone())
+        .services()
+        .await
+        .unwrap();
     services
         .register
         .create_superuser(username, ADMIN_PASSWORD)

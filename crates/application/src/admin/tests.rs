@@ -120,7 +120,8 @@ fn auth(
     auth_with_throttle(users, sessions, hasher, open_throttle())
 }
 
-const CLIENT: ClientAddress = ClientAddress::new(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7)));
+const CLIENT: ClientAddress =
+    ClientAddress::new(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7)));
 
 fn no_sessions_written() -> MockAdminSessionRepository {
     let mut sessions = MockAdminSessionRepository::new();

@@ -305,10 +305,7 @@ fn a_duplicate_stops_waiting_at_the_first_requests_deadline() {
 #[test]
 fn a_key_released_by_a_refund_is_reserved_afresh_without_waiting() {
     let mut chats = MockChatRepository::new();
-    let answers = Mutex::new(vec![
-        Reservation::Reserved(CHARGE),
-        Reservation::InProgress,
-    ]);
+    let answers = Mutex::new(vec![Reservation::Reserved(CHARGE), Reservation::InProgress]);
     chats
         .expect_reserve()
         .times(2)
