@@ -473,16 +473,7 @@ mod tests {
             ("CHAT_API__THROTTLE__LOGIN_PER_PAIR", "3"),
             ("CHAT_API__LOG__LEVEL", "info,chat_api=debug"),
         ];
-        let settings: Settings = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
-            .add_source(
-                environment().source(Some(
-                    variables
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                        .collect(),
-                )),
-            )
+        let settings: Settings = defaults_and(&variables)
             .build()
             .unwrap()
             .try_deserialize()
@@ -498,10 +489,11 @@ mod tests {
         );
     }
 
-    /// The defaults overridden by these environment variables, read and validated like
-    /// [`Settings::load`] does; the error with its causes, as the CLI prints it.
-    fn read_with(variables: &[(&str, &str)]) -> Result<Settings, String> {
-        let builder = config::Config::builder()
+    /// The defaults overridden by these environment variables.
+    fn defaults_and(
+        variables: &[(&str, &str)],
+    ) -> config::ConfigBuilder<config::builder::DefaultState> {
+        config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
             .add_source(
                 environment().source(Some(
@@ -510,8 +502,13 @@ mod tests {
                         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                         .collect(),
                 )),
-            );
-        Settings::read(builder).map_err(|error| {
+            )
+    }
+
+    /// [`defaults_and`] read and validated like [`Settings::load`] does; the error with its
+    /// causes, as the CLI prints it.
+    fn read_with(variables: &[(&str, &str)]) -> Result<Settings, String> {
+        Settings::read(defaults_and(variables)).map_err(|error| {
             let mut message = error.to_string();
             let mut cause = std::error::Error::source(&error);
             while let Some(inner) = cause {

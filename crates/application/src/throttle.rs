@@ -12,9 +12,9 @@
 //!
 //! A throttled attempt is refused *before* it runs (no bcrypt work, no oracle). A successful
 //! login resets its own pair only. The API's `/login/` and the admin panel's login share one
-//! [`LoginThrottle`], hence one budget; sign-ups use [`SignupThrottle`]. Both run through the one
-//! generic [`Counters::attempt`]. Counters live in storage ([`ThrottleRepository`]), so every
-//! process shares them.
+//! [`LoginThrottle`], hence one budget; sign-ups use [`SignupThrottle`]. Both run through one
+//! generic `attempt` (check, run, count). Counters live in storage ([`ThrottleRepository`]), so
+//! every process shares them.
 
 use std::{future::Future, net::IpAddr, sync::Arc, time::Duration};
 
@@ -218,7 +218,12 @@ impl Counters {
             .await?;
         match rule.retry_after(&usage, now) {
             Some(retry_after_secs) => {
-                tracing::warn!(throttle = rule.name, client = %rule.client, retry_after_secs, "attempt throttled");
+                tracing::warn!(
+                    throttle = rule.name,
+                    client = %rule.client,
+                    retry_after_secs,
+                    "attempt throttled"
+                );
                 Err(AppError::Throttled { retry_after_secs })
             }
             None => Ok(()),
@@ -228,6 +233,10 @@ impl Counters {
     /// Runs `work` unless `rule` is at a limit, then applies what `tally` makes of its outcome.
     /// `work` is not polled when throttled, so nothing it would check or write happens then. A
     /// storage failure while counting fails the attempt (closed, never open).
+    ///
+    /// The check and the count are separate storage calls, so attempts running concurrently can
+    /// overshoot a limit by their number; making them one atomic step is a change to this
+    /// function and the throttle port alone.
     async fn attempt<T, E, F>(
         &self,
         rule: Rule,

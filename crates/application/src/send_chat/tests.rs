@@ -68,6 +68,22 @@ fn send_at(
     block_on(SendChat::new(Arc::new(chats), Arc::new(responder), clock, policy()).execute(cmd))
 }
 
+/// "Hello" with the key `key-1`, on a clock that only the use case's sleeps move; returns the
+/// clock to read how long the use case waited.
+fn send_keyed_on_manual_clock(
+    chats: MockChatRepository,
+    responder: MockResponder,
+) -> (Result<ChatRecord, AppError>, Arc<ManualClock>) {
+    let clock = ManualClock::at_noon();
+    let result = send_at(
+        clock.clone(),
+        chats,
+        responder,
+        command("Hello", Some("key-1")),
+    );
+    (result, clock)
+}
+
 /// Storage whose key `key-1` reads as `states` in turn (the last one for ever after).
 fn key_states(chats: &mut MockChatRepository, states: Vec<IdempotencyKeyState>) {
     let states = Mutex::new(states.into_iter().rev().collect::<Vec<_>>());
@@ -264,13 +280,7 @@ fn a_concurrent_duplicate_waits_on_the_injected_clock_then_replays_the_first_ans
             IdempotencyKeyState::Completed,
         ],
     );
-    let clock = ManualClock::at_noon();
-    let result = send_at(
-        clock.clone(),
-        chats,
-        silent_responder(),
-        command("Hello", Some("key-1")),
-    );
+    let (result, clock) = send_keyed_on_manual_clock(chats, silent_responder());
     assert_eq!(result, Ok(record("Hello", "first")));
     assert_eq!(
         clock.now(),
@@ -287,13 +297,7 @@ fn a_duplicate_stops_waiting_at_the_first_requests_deadline() {
         .times(1)
         .returning(|_| Ok(Reservation::InProgress));
     key_states(&mut chats, vec![IdempotencyKeyState::InProgress]);
-    let clock = ManualClock::at_noon();
-    let result = send_at(
-        clock.clone(),
-        chats,
-        silent_responder(),
-        command("Hello", Some("key-1")),
-    );
+    let (result, clock) = send_keyed_on_manual_clock(chats, silent_responder());
     assert_eq!(result, Err(AppError::IdempotencyKeyInProgress));
     assert_eq!(
         clock.now(),
@@ -315,13 +319,7 @@ fn a_key_released_by_a_refund_is_reserved_afresh_without_waiting() {
         .expect_settle()
         .times(1)
         .returning(|_, m, r, _| Ok(Settlement::Settled(record(m.as_str(), r))));
-    let clock = ManualClock::at_noon();
-    let result = send_at(
-        clock.clone(),
-        chats,
-        responder_answering(Ok("Hi!".into())),
-        command("Hello", Some("key-1")),
-    );
+    let (result, clock) = send_keyed_on_manual_clock(chats, responder_answering(Ok("Hi!".into())));
     assert_eq!(result, Ok(record("Hello", "Hi!")));
     assert_eq!(clock.now(), noon(), "no pause when the key is free");
 }
