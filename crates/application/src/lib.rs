@@ -9,6 +9,7 @@ pub mod admin;
 pub mod audit;
 pub mod authenticate;
 mod credentials;
+mod digest;
 pub mod error;
 pub mod login;
 pub mod logout;
