@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use domain::{ChatMessage, Pricing, User};
 use ports::{
     ChatRecord, ChatRepository, ChatReservation, Clock, IdempotencyKey, Reservation, Responder,
-    ResponderError, Settlement,
+    ResponderError, Settlement, TokenError,
 };
 use sha2::{Digest, Sha256};
 
@@ -100,6 +100,14 @@ impl SendChat {
                         needed: self.policy.pricing.price_per_message(),
                         available,
                     });
+                }
+                // The account was deleted between authentication and now: the same answer as
+                // for a token whose account is gone, which is what the client's next request
+                // gets anyway. Not 402 (there is no balance) and not 500 (nothing is broken).
+                Reservation::UserNotFound => {
+                    return Err(AppError::TokenInvalid(TokenError::AccountGone(
+                        command.user.id,
+                    )));
                 }
                 Reservation::KeyReused => return Err(AppError::IdempotencyKeyReused),
                 Reservation::InProgress => {
