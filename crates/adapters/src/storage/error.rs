@@ -21,9 +21,9 @@
 //! misuse (`AlreadyInTransaction`, `NotInTransaction`).
 //!
 //! The prefixes match the servers' English messages, which is what SQLite always produces and what
-//! the test PostgreSQL clusters produce (`initdb` with the C locale). A PostgreSQL server whose
-//! `lc_messages` is another language words these errors differently: they are then classified
-//! `Internal` (500 instead of 503), and the connection-level kinds above still apply.
+//! the test PostgreSQL clusters produce (`scripts/pg-cluster` sets `lc_messages=C`). A PostgreSQL
+//! server whose `lc_messages` is another language words these errors differently: they are then
+//! classified `Internal` (500 instead of 503), while the connection-level kinds above still apply.
 
 use diesel::result::{DatabaseErrorKind, Error};
 use ports::StorageError;
