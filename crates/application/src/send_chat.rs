@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use domain::{ChatMessage, Pricing, User};
 use ports::{
     ChatRecord, ChatRepository, ChatReservation, Clock, IdempotencyKey, IdempotencyKeyState,
-    Reservation, Responder, ResponderError, Settlement,
+    Reservation, Responder, ResponderError, Settlement, TokenError,
 };
 
 /// Longest accepted `Idempotency-Key` header, in bytes.
@@ -115,6 +115,14 @@ impl SendChat {
                         needed: self.policy.pricing.price_per_message(),
                         available,
                     });
+                }
+                // The account was deleted between authentication and now: the same answer as
+                // for a token whose account is gone, which is what the client's next request
+                // gets anyway. Not 402 (there is no balance) and not 500 (nothing is broken).
+                Reservation::UserNotFound => {
+                    return Err(AppError::TokenInvalid(TokenError::AccountGone(
+                        command.user.id,
+                    )));
                 }
                 Reservation::KeyReused => return Err(AppError::IdempotencyKeyReused),
                 Reservation::InProgress => {
