@@ -47,7 +47,7 @@ macro_rules! storage_tests {
                 a_refund_releases_the_idempotency_key,
                 a_key_older_than_its_lifetime_is_forgotten,
                 concurrent_duplicates_claim_a_key_once,
-                waiting_on_a_key_returns_once_it_completes,
+                an_idempotency_key_reports_its_state,
             }
             security {
                 logout_revokes_the_token_and_its_family,

@@ -4,7 +4,11 @@
 //! `on_every_backend` runs one test function on every [`Backend`] (see its definition).
 #![allow(clippy::expect_used)]
 
+pub mod problem_snapshot;
+
 use diesel::{Connection, PgConnection, RunQueryDsl};
+/// Re-exported for [`assert_problem_snapshot!`], so suites need no direct insta dependency.
+pub use insta;
 use tempfile::TempDir;
 
 /// URL of a PostgreSQL server (any database on it) on which tests may create databases.

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use api::Overrides;
 use reqwest::StatusCode;
 use rstest::rstest;
 use rstest_reuse::apply;

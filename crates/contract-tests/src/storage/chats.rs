@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use domain::{ChatMessage, Tokens, UserId};
 use futures_util::future::join_all;
 use ports::{
-    ChargeId, ChatRecord, ChatReservation, IdempotencyKey, Reservation, Settlement, Storage,
+    ChargeId, ChatRecord, ChatReservation, IdempotencyKey, IdempotencyKeyState, Reservation,
+    Settlement, Storage,
 };
 
 use super::{assert_ledger_consistent, create_user, later, noon};
@@ -87,7 +88,8 @@ pub async fn a_reserved_and_settled_chat_is_charged_once_and_stored(storage: Arc
     assert_ledger_consistent(&*storage).await;
 }
 
-/// A balance below the price, or an unknown user, reserves nothing and changes no balance.
+/// A balance below the price reserves nothing and changes no balance; an unknown user is
+/// reported as such.
 pub async fn a_balance_below_the_price_reserves_nothing(storage: Arc<dyn Storage>) {
     let user = create_user(&*storage, "bob", 150).await;
     reserve(&*storage, reservation(user.id, 100, 60)).await;
@@ -106,12 +108,7 @@ pub async fn a_balance_below_the_price_reserves_nothing(storage: Arc<dyn Storage
         .reserve(reservation(UserId(424_242), 100, 60))
         .await
         .unwrap();
-    assert_eq!(
-        unknown,
-        Reservation::InsufficientTokens {
-            available: Tokens::ZERO
-        }
-    );
+    assert_eq!(unknown, Reservation::UserNotFound);
     assert_ledger_consistent(&*storage).await;
 }
 
@@ -294,25 +291,24 @@ pub async fn concurrent_duplicates_claim_a_key_once(storage: Arc<dyn Storage>) {
     assert_eq!(balance(&*storage, user.id).await, 900);
 }
 
-/// Waiting on a key in progress returns once it is settled, and at once for an unknown key.
-pub async fn waiting_on_a_key_returns_once_it_completes(storage: Arc<dyn Storage>) {
+/// An idempotency key is absent, then in progress while its charge is pending, then completed
+/// once settled; a refund releases it (absent again).
+pub async fn an_idempotency_key_reports_its_state(storage: Arc<dyn Storage>) {
     let user = create_user(&*storage, "liam", 1000).await;
+    let state = |key: &'static str| storage.idempotency_key_state(user.id, key);
+    assert_eq!(state("w").await.unwrap(), IdempotencyKeyState::Absent);
     let charge = reserve(&*storage, keyed(user.id, "w", "fp")).await;
-    let waiting = storage.clone();
-    let waiter = tokio::spawn(async move {
-        waiting
-            .wait_for_idempotency_key(user.id, "w", Utc::now() + Duration::seconds(30))
-            .await
-    });
+    assert_eq!(state("w").await.unwrap(), IdempotencyKeyState::InProgress);
     settle(&*storage, charge, "hi").await;
-    tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    // An absent key returns at once.
+    assert_eq!(state("w").await.unwrap(), IdempotencyKeyState::Completed);
+    let refunded = reserve(&*storage, keyed(user.id, "r", "fp")).await;
     storage
-        .wait_for_idempotency_key(user.id, "none", Utc::now() + Duration::seconds(30))
+        .refund(refunded, "responder failed", later(1))
         .await
         .unwrap();
+    assert_eq!(
+        state("r").await.unwrap(),
+        IdempotencyKeyState::Absent,
+        "a refund releases the key"
+    );
 }

@@ -1,7 +1,7 @@
 //! What every storage contract test starts from: a fixed time, users, and the ledger invariants.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use domain::{Tokens, User, Username, ledger};
+use domain::{AccountRole, Tokens, User, Username, ledger};
 use ports::{CreatedUser, LedgerRepository, NewUser, PasswordHash, UserRepository};
 
 /// 2025-01-01T12:00:00Z: the contract's "now".
@@ -19,7 +19,7 @@ pub fn new_user(name: &str, grant: i64) -> NewUser {
     NewUser {
         username: Username::parse(name).unwrap(),
         password_hash: PasswordHash("$2b$04$hash".into()),
-        is_superuser: false,
+        role: AccountRole::User,
         joined_at: noon(),
         signup_grant: Tokens::new(grant),
     }
