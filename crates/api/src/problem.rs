@@ -1,5 +1,5 @@
 //! The one place errors become HTTP responses: RFC 9457 `application/problem+json` bodies with the
-//! `detail` DRF clients read and a stable machine-readable `code` (DESIGN.md §1).
+//! `detail` DRF clients read and a stable machine-readable `code` (catalogue in `docs/api.md`).
 
 use actix_web::{
     HttpResponse, ResponseError,

@@ -13,7 +13,7 @@ use ports::{BucketUsage, Clock, MockClock, MockThrottleRepository};
 
 use crate::throttle::{ClientAddress, LoginLimits, LoginThrottle, RateLimit, SignupThrottle};
 
-/// 2025-01-01T12:00:00Z, the timestamp of DESIGN.md's example.
+/// 2025-01-01T12:00:00Z: a fixed, readable instant for tests.
 pub fn noon() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0)
         .single()

@@ -2,7 +2,7 @@
 //!
 //! Each repository method is one atomic operation (a unit of work), so the core never needs to know
 //! about transactions. Each trait states its error contract; adapters must honour it, and the
-//! storage contract suite in `crates/adapters/tests` checks that they do. With the `mocks` feature
+//! storage contract suite in `crates/contract-tests` checks that they do. With the `mocks` feature
 //! every trait gets a `Mock*` twin from mockall.
 
 pub mod admin;

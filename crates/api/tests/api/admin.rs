@@ -1,4 +1,4 @@
-//! The admin panel over real HTTP (issue 6), on both backends: every page and action, sessions,
+//! The admin panel over real HTTP, on both backends: every page and action, sessions,
 //! CSRF, superuser-only login, pagination bounds, escaping, and HTML errors.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Authentication hardening over real HTTP (issue 5): login and sign-up throttling, refresh-token
+//! Authentication hardening over real HTTP: login and sign-up throttling, refresh-token
 //! rotation and reuse detection, logout, and security headers. Throttling tests use the real
 //! default counts; addresses are simulated with `X-Forwarded-For` from a trusted proxy (the test
 //! client on 127.0.0.1).
