@@ -32,7 +32,10 @@ pub use clock::Clock;
 pub use error::StorageError;
 pub use hasher::{HasherError, PasswordHash, PasswordHasher};
 pub use ledger::{LedgerRepository, LedgerTotals};
-pub use responder::{Responder, ResponderError};
+pub use responder::{
+    Completion, CompletionRequest, CompletionStream, PromptMessage, Responder, ResponderError,
+    Role, StreamPiece, Usage,
+};
 pub use revocations::{RefreshTokenRecord, RevocationRepository, Rotation};
 pub use server_settings::ServerSettingsRepository;
 pub use storage::Storage;

@@ -233,3 +233,45 @@ pub fn answered_and_refused(statuses: &[StatusCode]) -> (usize, usize) {
     let count = |wanted: StatusCode| statuses.iter().filter(|s| **s == wanted).count();
     (count(StatusCode::OK), count(StatusCode::PAYMENT_REQUIRED))
 }
+
+/// A responder made of one async function from the last message to the answer text, for tests
+/// that need a model that fails, stalls or is slow. Its stream is the whole answer in one delta.
+pub struct FnResponder<F>(pub F);
+
+#[async_trait::async_trait]
+impl<F, Fut> ports::Responder for FnResponder<F>
+where
+    F: Fn(String) -> Fut + Send + Sync,
+    Fut: std::future::Future<Output = Result<String, ports::ResponderError>> + Send,
+{
+    fn model(&self) -> String {
+        "test".into()
+    }
+
+    async fn complete(
+        &self,
+        request: ports::CompletionRequest,
+    ) -> Result<ports::Completion, ports::ResponderError> {
+        let last = request.messages.last().map(|m| m.content.clone());
+        let text = (self.0)(last.unwrap_or_default()).await?;
+        Ok(ports::Completion {
+            text,
+            model: self.model(),
+            usage: None,
+        })
+    }
+
+    async fn stream(
+        &self,
+        request: ports::CompletionRequest,
+    ) -> Result<ports::CompletionStream, ports::ResponderError> {
+        let completion = self.complete(request).await?;
+        Ok(Box::pin(futures_util::stream::iter([
+            Ok(ports::StreamPiece::Delta(completion.text)),
+            Ok(ports::StreamPiece::Finished {
+                model: completion.model,
+                usage: None,
+            }),
+        ])))
+    }
+}

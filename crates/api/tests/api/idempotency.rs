@@ -2,10 +2,8 @@
 
 use std::{sync::Arc, time::Duration};
 
-use async_trait::async_trait;
-use domain::ChatMessage;
 use futures_util::future::join_all;
-use ports::{Responder, ResponderError};
+use ports::Responder;
 use reqwest::StatusCode;
 use rstest::rstest;
 use rstest_reuse::apply;
@@ -15,14 +13,11 @@ use test_support::{Backend, on_every_backend};
 use crate::helpers::*;
 
 /// A model with some latency, so concurrent duplicates overlap with the first request.
-struct SlowResponder;
-
-#[async_trait]
-impl Responder for SlowResponder {
-    async fn respond(&self, message: &ChatMessage) -> Result<String, ResponderError> {
+fn slow_responder() -> Arc<dyn Responder> {
+    Arc::new(FnResponder(|message| async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
         Ok(format!("slow answer to {message}"))
-    }
+    }))
 }
 
 async fn keyed_chat(app: &TestApp, access: &str, key: &str, message: &str) -> (StatusCode, Value) {
@@ -60,7 +55,7 @@ async fn a_sequential_retry_replays_the_answer_without_charging(backend: Backend
 #[apply(on_every_backend)]
 async fn concurrent_duplicates_wait_for_the_first_and_share_its_answer(backend: Backend) {
     let overrides = Overrides {
-        responder: Some(Arc::new(SlowResponder)),
+        responder: Some(slow_responder()),
     };
     let app = Arc::new(spawn_app_with(backend, |_| {}, overrides).await);
     let session = app.signed_up("impatient").await;
