@@ -25,13 +25,13 @@ pub use admin::{
     UserSummary, Window,
 };
 pub use chats::{
-    ChargeId, ChatRecord, ChatRepository, ChatReservation, IdempotencyKey, IdempotencyKeyState,
-    Reservation, Settlement,
+    ChargeId, ChatRecord, ChatRepository, ChatReservation, FinishedChat, IdempotencyKey,
+    IdempotencyKeyState, Reservation, SettledChat, Settlement,
 };
 pub use clock::Clock;
 pub use error::StorageError;
 pub use hasher::{HasherError, PasswordHash, PasswordHasher};
-pub use ledger::{LedgerRepository, LedgerTotals};
+pub use ledger::{ChatLedgerTotals, LedgerRepository, LedgerTotals};
 pub use responder::{
     Completion, CompletionRequest, CompletionStream, PromptMessage, Responder, ResponderError,
     Role, StreamPiece, Usage,

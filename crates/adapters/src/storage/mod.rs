@@ -17,11 +17,11 @@ pub mod url;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Timelike, Utc};
-use domain::{ChatMessage, Tokens, User, UserId, UsernameKey};
+use domain::{Tokens, User, UserId, UsernameKey};
 use ports::{
-    ChargeId, ChatRepository, ChatReservation, CreatedUser, IdempotencyKeyState, LedgerRepository,
-    LedgerTotals, NewUser, Reservation, ServerSettingsRepository, Settlement, StorageError,
-    UserCredentials, UserRepository,
+    ChargeId, ChatLedgerTotals, ChatRecord, ChatRepository, ChatReservation, CreatedUser,
+    FinishedChat, IdempotencyKeyState, LedgerRepository, LedgerTotals, NewUser, Reservation,
+    ServerSettingsRepository, Settlement, StorageError, UserCredentials, UserRepository,
 };
 use uuid::Uuid;
 
@@ -131,6 +131,22 @@ impl LedgerRepository for DieselStorage {
             })
             .collect())
     }
+
+    async fn chat_ledger_totals(&self) -> Result<Vec<ChatLedgerTotals>, StorageError> {
+        let rows = self
+            .blocking(|db| dispatch!(db, chat_ledger_totals()))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ChatLedgerTotals {
+                chat_id: row.chat_id,
+                user_id: UserId(row.user_id),
+                username: row.username,
+                tokens_charged: Tokens::new(row.tokens_charged),
+                ledger_net: Tokens::new(row.ledger_net),
+            })
+            .collect())
+    }
 }
 
 #[async_trait]
@@ -148,9 +164,23 @@ impl ServerSettingsRepository for DieselStorage {
 
 #[async_trait]
 impl ChatRepository for DieselStorage {
-    async fn chat_count(&self, user_id: UserId) -> Result<i64, StorageError> {
-        self.blocking(move |db| dispatch!(db, chat_count(user_id)))
+    async fn completed_chat_count(&self, user_id: UserId) -> Result<i64, StorageError> {
+        self.blocking(move |db| dispatch!(db, completed_chat_count(user_id)))
             .await
+    }
+
+    async fn recent_exchanges(
+        &self,
+        user_id: UserId,
+        limit: u32,
+    ) -> Result<Vec<ChatRecord>, StorageError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .blocking(move |db| dispatch!(db, recent_exchanges(user_id, i64::from(limit))))
+            .await?;
+        Ok(rows.into_iter().map(ChatRecord::from).collect())
     }
 
     async fn reserve(&self, reservation: ChatReservation) -> Result<Reservation, StorageError> {
@@ -161,13 +191,10 @@ impl ChatRepository for DieselStorage {
     async fn settle(
         &self,
         charge: ChargeId,
-        message: &ChatMessage,
-        response: &str,
-        at: DateTime<Utc>,
+        chat: FinishedChat,
     ) -> Result<Settlement, StorageError> {
-        let (message, response) = (message.as_str().to_owned(), response.to_owned());
-        let at = truncate_to_micros(at);
-        self.blocking(move |db| dispatch!(db, settle(charge, &message, &response, at)))
+        let at = truncate_to_micros(chat.at);
+        self.blocking(move |db| dispatch!(db, settle(charge, &chat, at)))
             .await
     }
 

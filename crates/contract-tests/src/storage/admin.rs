@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use domain::{ChatMessage, LedgerEntryKind, Tokens, UserId};
+use domain::{ChatStatus, LedgerEntryKind, Tokens, UserId};
 use futures_util::future::join_all;
 use ports::{
     Adjusted, AdminRepository, ChatFilter, ChatReservation, NewAdminSession, PasswordHash,
     Reservation, Settlement, Storage, TokenAdjustment, Window,
 };
 
-use super::{assert_ledger_consistent, create_user, later, noon};
+use super::{assert_ledger_consistent, create_user, finished_chat, later, noon};
 
 const ALL: Window = Window {
     offset: 0,
@@ -23,7 +23,7 @@ async fn chat_at(storage: &dyn Storage, user: UserId, text: &str, at: DateTime<U
     let reserved = storage
         .reserve(ChatReservation {
             user_id: user,
-            price: Tokens::new(100),
+            amount: Tokens::new(100),
             now: at,
             deadline: at + Duration::seconds(60),
             idempotency: None,
@@ -33,13 +33,12 @@ async fn chat_at(storage: &dyn Storage, user: UserId, text: &str, at: DateTime<U
     let Reservation::Reserved(charge) = reserved else {
         panic!("{reserved:?}")
     };
-    let message = ChatMessage::parse(text).unwrap();
     match storage
-        .settle(charge, &message, "answer", at)
+        .settle(charge, finished_chat(text, ChatStatus::Completed, 100, at))
         .await
         .unwrap()
     {
-        Settlement::Settled(record) => record.id,
+        Settlement::Settled(settled) => settled.record.id,
         Settlement::ChargeExpired => panic!("expired"),
     }
 }
@@ -246,7 +245,7 @@ pub async fn dashboard_totals_follow_their_definitions(storage: Arc<dyn Storage>
     let charge = match storage
         .reserve(ChatReservation {
             user_id: user.id,
-            price: Tokens::new(100),
+            amount: Tokens::new(100),
             now: noon(),
             deadline: later(60),
             idempotency: None,

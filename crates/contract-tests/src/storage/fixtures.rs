@@ -1,8 +1,8 @@
 //! What every storage contract test starts from: a fixed time, users, and the ledger invariants.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use domain::{AccountRole, Tokens, User, Username, ledger};
-use ports::{CreatedUser, LedgerRepository, NewUser, PasswordHash, UserRepository};
+use domain::{AccountRole, ChatMessage, ChatStatus, TokenCounts, Tokens, User, Username, ledger};
+use ports::{CreatedUser, FinishedChat, LedgerRepository, NewUser, PasswordHash, UserRepository};
 
 /// 2025-01-01T12:00:00Z: the contract's "now".
 pub fn noon() -> DateTime<Utc> {
@@ -33,11 +33,34 @@ pub async fn create_user(storage: &dyn UserRepository, name: &str, grant: i64) -
     }
 }
 
-/// Asserts the ledger invariants for every account: no balance is negative and every balance
-/// equals the sum of its ledger entries (the rules of [`domain::ledger::audit`]).
+/// The answer `"answer"` to `text` by `model-x` (12 prompt and 34 completion tokens), ending
+/// with `status` at `at` and costing `charged`.
+pub fn finished_chat(text: &str, status: ChatStatus, charged: i64, at: DateTime<Utc>) -> FinishedChat {
+    FinishedChat {
+        message: ChatMessage::parse(text).unwrap(),
+        response: "answer".into(),
+        status,
+        charged: Tokens::new(charged),
+        model: "model-x".into(),
+        tokens: TokenCounts {
+            prompt: 12,
+            completion: 34,
+        },
+        at,
+    }
+}
+
+/// Asserts the ledger invariants for every account and chat: no balance is negative, every
+/// balance equals the sum of its ledger entries, and every chat's `tokens_charged` equals what its
+/// charge's entries took (the rules of [`domain::ledger::audit`] and
+/// [`domain::ledger::audit_chat`]).
 pub async fn assert_ledger_consistent(storage: &dyn LedgerRepository) {
     for totals in storage.ledger_totals().await.unwrap() {
         let violations = ledger::audit(totals.balance, totals.entries_sum);
         assert!(violations.is_empty(), "{violations:?} in {totals:?}");
+    }
+    for chat in storage.chat_ledger_totals().await.unwrap() {
+        let violations = ledger::audit_chat(chat.chat_id, chat.tokens_charged, chat.ledger_net);
+        assert!(violations.is_empty(), "{violations:?} in {chat:?}");
     }
 }

@@ -7,7 +7,7 @@ macro_rules! audit_queries {
         pub mod audit {
             use diesel::prelude::*;
 
-            use crate::storage::models::LedgerTotalsRow;
+            use crate::storage::models::{ChatLedgerTotalsRow, LedgerTotalsRow};
 
             /// Every user's balance next to the sum of its ledger entries, read in one statement so
             /// both numbers come from the same snapshot.
@@ -17,6 +17,22 @@ macro_rules! audit_queries {
                      CAST(COALESCE(SUM(l.amount), 0) AS BIGINT) AS entries_sum \
                      FROM users u LEFT JOIN ledger_entries l ON l.user_id = u.id \
                      GROUP BY u.id, u.username, u.tokens ORDER BY u.id",
+                )
+                .load(conn)
+            }
+
+            /// Every chat settled through a charge, its `tokens_charged` next to minus the sum of
+            /// the entries referencing the charge, read in one statement (one snapshot).
+            pub fn chat_ledger_totals(conn: &mut $conn) -> QueryResult<Vec<ChatLedgerTotalsRow>> {
+                diesel::sql_query(
+                    "SELECT ch.id AS chat_id, ch.user_id AS user_id, u.username AS username, \
+                     ch.tokens_charged AS tokens_charged, \
+                     CAST(-COALESCE(SUM(l.amount), 0) AS BIGINT) AS ledger_net \
+                     FROM chats ch \
+                     JOIN users u ON u.id = ch.user_id \
+                     JOIN chat_charges c ON c.chat_id = ch.id \
+                     LEFT JOIN ledger_entries l ON l.reference = c.id \
+                     GROUP BY ch.id, ch.user_id, u.username, ch.tokens_charged ORDER BY ch.id",
                 )
                 .load(conn)
             }
