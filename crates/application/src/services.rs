@@ -7,8 +7,8 @@ use std::{sync::Arc, time::Duration};
 use ports::{Clock, PasswordHasher, Responder, SecretGenerator, Storage, TokenIssuer};
 
 use crate::{
-    AuditLedger, Authenticate, ChargePolicy, Login, LoginLimits, LoginThrottle, Logout,
-    PruneSecurityRecords, RateLimit, RefreshAccess, Register, SendChat, SignupThrottle,
+    AuditLedger, Authenticate, ChargePolicy, Conversation, Login, LoginLimits, LoginThrottle,
+    Logout, PruneSecurityRecords, RateLimit, RefreshAccess, Register, SendChat, SignupThrottle,
     SweepExpiredCharges,
     admin::{AdminAuth, AdminChats, AdminServices, AdminUsers, Dashboard},
 };
@@ -31,10 +31,12 @@ pub struct Ports {
 }
 
 /// The plain values the use cases are configured with.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Config {
-    /// Prices, the responder timeout and the grace before the sweeper refunds a pending charge.
+    /// Prices, the responder's limits and the grace before the sweeper refunds a pending charge.
     pub charge: ChargePolicy,
+    /// The system prompt and how much of the conversation the model is sent.
+    pub conversation: Conversation,
     /// Whether a refresh also rotates the refresh token.
     pub rotate_refresh_tokens: bool,
     /// Failed-login limits, shared by the API's and the admin panel's login.
@@ -123,6 +125,7 @@ impl Services {
                 responder,
                 clock.clone(),
                 config.charge,
+                config.conversation,
             )),
             sweep: SweepExpiredCharges::new(storage.clone(), clock.clone()),
             prune: PruneSecurityRecords::new(

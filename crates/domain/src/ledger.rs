@@ -190,7 +190,11 @@ pub fn audit(balance: Tokens, entries_sum: Tokens) -> Vec<LedgerViolation> {
 
 /// Checks invariant 4 for one chat: its `tokens_charged` equals the net its ledger entries took
 /// (debits minus refunds of its charge).
-pub fn audit_chat(chat_id: i64, tokens_charged: Tokens, ledger_net: Tokens) -> Vec<LedgerViolation> {
+pub fn audit_chat(
+    chat_id: i64,
+    tokens_charged: Tokens,
+    ledger_net: Tokens,
+) -> Vec<LedgerViolation> {
     if tokens_charged == ledger_net {
         Vec::new()
     } else {

@@ -125,7 +125,8 @@ impl PricingPolicy {
                 per_1k_completion,
             } => (per_1k_prompt.get(), per_1k_completion.get()),
         };
-        let price = |tokens: u64, per_1k: i64| u128::from(tokens) * u128::from(per_1k.unsigned_abs());
+        let price =
+            |tokens: u64, per_1k: i64| u128::from(tokens) * u128::from(per_1k.unsigned_abs());
         let total = price(used.prompt, p) + price(used.completion, c);
         let thousandths = total.div_ceil(1000).max(1);
         Tokens::new(i64::try_from(thousandths).unwrap_or(i64::MAX))
@@ -221,10 +222,7 @@ mod tests {
     #[test]
     fn default_is_the_seed_tariff() {
         assert_eq!(Pricing::DEFAULT.signup_grant(), Tokens::new(4000));
-        assert_eq!(
-            Pricing::DEFAULT.policy(),
-            PricingPolicy::flat(100).unwrap()
-        );
+        assert_eq!(Pricing::DEFAULT.policy(), PricingPolicy::flat(100).unwrap());
         assert_eq!(
             Pricing::new(4000, PricingPolicy::flat(100).unwrap()),
             Ok(Pricing::DEFAULT)
@@ -248,7 +246,10 @@ mod tests {
             PricingPolicy::per_token(5, -1),
             Err(PricingError::NegativeCompletionPrice)
         );
-        assert_eq!(PricingPolicy::per_token(0, 0), Err(PricingError::FreeTokens));
+        assert_eq!(
+            PricingPolicy::per_token(0, 0),
+            Err(PricingError::FreeTokens)
+        );
         assert!(PricingPolicy::per_token(0, 1).is_ok());
     }
 
@@ -304,7 +305,10 @@ mod tests {
     #[test]
     fn absurd_prices_saturate_instead_of_overflowing() {
         let policy = per_token(i64::MAX, i64::MAX);
-        assert_eq!(policy.reserve_amount(u64::MAX, u32::MAX), Tokens::new(i64::MAX));
+        assert_eq!(
+            policy.reserve_amount(u64::MAX, u32::MAX),
+            Tokens::new(i64::MAX)
+        );
     }
 
     #[test]

@@ -64,10 +64,15 @@ async fn chats_from_before_statuses_are_completed_and_keep_their_charge(backend:
     let db = TestDatabase::create(backend);
     let url = DatabaseUrl::parse(&db.url).unwrap();
     let database = Database::connect(&url, &PoolSettings::default()).unwrap();
-    assert!(database.migrate_one_step().unwrap(), "the pre-ledger schema");
+    assert!(
+        database.migrate_one_step().unwrap(),
+        "the pre-ledger schema"
+    );
     let sql = |statement: &str| test_support::sql::execute(&db.url, statement);
-    sql("INSERT INTO users (username, username_key, password_hash, tokens, is_active, is_superuser, date_joined) \
-         VALUES ('veteran', 'veteran', 'x', 3650, TRUE, FALSE, '2024-06-01 10:00:00')");
+    sql(
+        "INSERT INTO users (username, username_key, password_hash, tokens, is_active, is_superuser, date_joined) \
+         VALUES ('veteran', 'veteran', 'x', 3650, TRUE, FALSE, '2024-06-01 10:00:00')",
+    );
     sql("INSERT INTO chats (user_id, message, response, timestamp) \
          VALUES (1, 'before the ledger', 'old answer', '2024-06-01 10:05:00')");
     for _ in 0..4 {
@@ -76,10 +81,14 @@ async fn chats_from_before_statuses_are_completed_and_keep_their_charge(backend:
     // A chat charged and settled by the protocol as it was before chats had a status.
     sql("INSERT INTO chats (user_id, message, response, timestamp) \
          VALUES (1, 'through the ledger', 'answer', '2024-07-01 10:00:00')");
-    sql("INSERT INTO chat_charges (id, user_id, amount, status, deadline, created_at, closed_at, chat_id) \
-         VALUES ('charge-1', 1, 250, 'settled', '2024-07-01 10:01:00', '2024-07-01 10:00:00', '2024-07-01 10:00:00', 2)");
-    sql("INSERT INTO ledger_entries (user_id, amount, kind, reason, reference, created_at) \
-         VALUES (1, -250, 'chat_debit', 'chat message', 'charge-1', '2024-07-01 10:00:00')");
+    sql(
+        "INSERT INTO chat_charges (id, user_id, amount, status, deadline, created_at, closed_at, chat_id) \
+         VALUES ('charge-1', 1, 250, 'settled', '2024-07-01 10:01:00', '2024-07-01 10:00:00', '2024-07-01 10:00:00', 2)",
+    );
+    sql(
+        "INSERT INTO ledger_entries (user_id, amount, kind, reason, reference, created_at) \
+         VALUES (1, -250, 'chat_debit', 'chat message', 'charge-1', '2024-07-01 10:00:00')",
+    );
     sql("UPDATE users SET tokens = tokens - 250");
     assert!(database.migrate().unwrap() >= 1);
     let rows = test_support::sql::strings(

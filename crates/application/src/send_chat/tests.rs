@@ -1,35 +1,59 @@
 use std::sync::Mutex;
 
-use domain::{Tokens, UserId};
+use domain::{PricingPolicy, Tokens, UserId};
 use futures_executor::block_on;
-use ports::{ChargeId, Completion, MockChatRepository, MockResponder, Role};
+use ports::{ChargeId, Completion, MockChatRepository, MockResponder, Role, SettledChat, Usage};
 use uuid::Uuid;
 
 use super::*;
 use crate::test_support::{ManualClock, fixed_clock, noon, user};
 
-const CHARGE: ChargeId = ChargeId(Uuid::nil());
+pub(super) const CHARGE: ChargeId = ChargeId(Uuid::nil());
 
-fn policy() -> ChargePolicy {
+/// The seed's flat 100 per message; 30 s responder timeout, 50 s longest answer, 30 s grace.
+pub(super) fn policy() -> ChargePolicy {
     ChargePolicy {
         pricing: Pricing::DEFAULT,
         max_answer_tokens: 512,
         responder_timeout: Duration::from_secs(30),
+        max_answer_duration: Duration::from_secs(50),
         settle_grace: Duration::from_secs(30),
     }
 }
 
-fn record(message: &str, response: &str) -> ChatRecord {
+/// One token costs one token: reservations and charges equal token counts.
+pub(super) fn per_token_policy() -> ChargePolicy {
+    ChargePolicy {
+        pricing: Pricing::new(4000, PricingPolicy::per_token(1000, 1000).unwrap()).unwrap(),
+        ..policy()
+    }
+}
+
+pub(super) fn record(message: &str, response: &str) -> ChatRecord {
     ChatRecord {
         id: 7,
         user_id: UserId(1),
         message: message.to_owned(),
         response: response.to_owned(),
         timestamp: noon(),
+        status: domain::ChatStatus::Completed,
+        tokens_charged: Tokens::new(100),
     }
 }
 
-fn command(message: &str, key: Option<&str>) -> SendChatCommand {
+/// Storage that settles whatever it is given, as chat 7 with 3900 tokens left.
+pub(super) fn settles_as_asked(chat: FinishedChat) -> Result<Settlement, ports::StorageError> {
+    Ok(Settlement::Settled(SettledChat {
+        record: ChatRecord {
+            status: chat.status,
+            tokens_charged: chat.charged,
+            ..record(chat.message.as_str(), &chat.response)
+        },
+        balance: Tokens::new(3900),
+    }))
+}
+
+pub(super) fn command(message: &str, key: Option<&str>) -> SendChatCommand {
     SendChatCommand {
         user: user(1, 4000),
         message: message.to_owned(),
@@ -37,7 +61,7 @@ fn command(message: &str, key: Option<&str>) -> SendChatCommand {
     }
 }
 
-fn responder_answering(result: Result<String, ResponderError>) -> MockResponder {
+pub(super) fn responder_answering(result: Result<String, ResponderError>) -> MockResponder {
     let mut responder = MockResponder::new();
     responder
         .expect_complete()
@@ -55,7 +79,7 @@ fn responder_answering(result: Result<String, ResponderError>) -> MockResponder 
     responder
 }
 
-fn silent_responder() -> MockResponder {
+pub(super) fn silent_responder() -> MockResponder {
     let mut responder = MockResponder::new();
     responder.expect_complete().never();
     responder
@@ -75,7 +99,14 @@ fn send_at(
     responder: MockResponder,
     cmd: SendChatCommand,
 ) -> Result<ChatRecord, AppError> {
-    block_on(SendChat::new(Arc::new(chats), Arc::new(responder), clock, policy()).execute(cmd))
+    let send_chat = SendChat::new(
+        Arc::new(chats),
+        Arc::new(responder),
+        clock,
+        policy(),
+        Conversation::default(),
+    );
+    block_on(send_chat.execute(cmd))
 }
 
 /// "Hello" with the key `key-1`, on a clock that only the use case's sleeps move; returns the
@@ -117,19 +148,25 @@ fn reserves_the_price_asks_the_responder_and_settles() {
         .expect_reserve()
         .withf(|r| {
             r.user_id == UserId(1)
-                && r.price == Tokens::new(100)
-                && r.deadline == noon() + chrono::Duration::seconds(60)
+                && r.amount == Tokens::new(100)
+                && r.deadline == noon() + chrono::Duration::seconds(50 + 30)
                 && r.idempotency.is_none()
         })
         .times(1)
         .returning(|_| Ok(Reservation::Reserved(CHARGE)));
     chats
         .expect_settle()
-        .withf(|charge, message, response, _| {
-            *charge == CHARGE && message.as_str() == "Hello" && response == "Hi!"
+        .withf(|charge, chat| {
+            *charge == CHARGE
+                && chat.message.as_str() == "Hello"
+                && chat.response == "Hi!"
+                && chat.status == ChatStatus::Completed
+                && chat.charged == Tokens::new(100)
+                && chat.model == "mock"
+                && chat.at == noon()
         })
         .times(1)
-        .returning(|_, m, r, _| Ok(Settlement::Settled(record(m.as_str(), r))));
+        .returning(|_, chat| settles_as_asked(chat));
     chats.expect_refund().never();
     let result = send(
         chats,
@@ -137,6 +174,156 @@ fn reserves_the_price_asks_the_responder_and_settles() {
         command("  Hello ", None),
     );
     assert_eq!(result, Ok(record("Hello", "Hi!")));
+}
+
+/// Reserve the prompt estimate plus a full answer, settle what the usage says.
+#[test]
+fn per_token_reserves_the_maximum_and_settles_the_reported_usage() {
+    let mut chats = MockChatRepository::new();
+    chats
+        .expect_reserve()
+        .withf(|r| r.amount == Tokens::new(5 + 4 + 3 + 512))
+        .times(1)
+        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    chats
+        .expect_settle()
+        .withf(|_, chat| {
+            chat.charged == Tokens::new(6 + 15)
+                && chat.tokens
+                    == domain::TokenCounts {
+                        prompt: 6,
+                        completion: 15,
+                    }
+        })
+        .times(1)
+        .returning(|_, chat| settles_as_asked(chat));
+    let mut responder = MockResponder::new();
+    responder.expect_complete().times(1).return_once(|_| {
+        Ok(Completion {
+            text: "answer".into(),
+            model: "mock".into(),
+            usage: Some(Usage {
+                prompt_tokens: 6,
+                completion_tokens: 15,
+            }),
+        })
+    });
+    let send_chat = SendChat::new(
+        Arc::new(chats),
+        Arc::new(responder),
+        fixed_clock(),
+        per_token_policy(),
+        Conversation::default(),
+    );
+    let record = block_on(send_chat.execute(command("Hello", None))).unwrap();
+    assert_eq!(record.tokens_charged, Tokens::new(21));
+}
+
+#[test]
+fn without_usage_the_charge_is_approximated_from_the_text() {
+    let mut chats = MockChatRepository::new();
+    chats
+        .expect_reserve()
+        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    chats
+        .expect_settle()
+        .withf(|_, chat| {
+            // "Hello": ceil(5 / 4) + 4 + 3 prompt; "12345678": 2 completion.
+            chat.tokens
+                == domain::TokenCounts {
+                    prompt: 9,
+                    completion: 2,
+                }
+                && chat.charged == Tokens::new(11)
+        })
+        .times(1)
+        .returning(|_, chat| settles_as_asked(chat));
+    let send_chat = SendChat::new(
+        Arc::new(chats),
+        Arc::new(responder_answering(Ok("12345678".into()))),
+        fixed_clock(),
+        per_token_policy(),
+        Conversation::default(),
+    );
+    assert!(block_on(send_chat.execute(command("Hello", None))).is_ok());
+}
+
+#[test]
+fn the_system_prompt_and_the_last_exchanges_precede_the_message_and_are_reserved_for() {
+    let mut chats = MockChatRepository::new();
+    chats
+        .expect_recent_exchanges()
+        .withf(|user, limit| *user == UserId(1) && *limit == 2)
+        .times(1)
+        .returning(|_, _| Ok(vec![record("before", "earlier answer")]));
+    let expected_estimate = ["Be kind.", "before", "earlier answer", "Hello"]
+        .iter()
+        .map(|text| text.len() as i64 + 4)
+        .sum::<i64>()
+        + 3;
+    chats
+        .expect_reserve()
+        .withf(move |r| r.amount == Tokens::new(expected_estimate + 512))
+        .times(1)
+        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    chats
+        .expect_settle()
+        .returning(|_, chat| settles_as_asked(chat));
+    let mut responder = MockResponder::new();
+    responder
+        .expect_complete()
+        .withf(|request| {
+            let messages: Vec<_> = request
+                .messages
+                .iter()
+                .map(|m| (m.role, m.content.as_str()))
+                .collect();
+            messages
+                == [
+                    (Role::System, "Be kind."),
+                    (Role::User, "before"),
+                    (Role::Assistant, "earlier answer"),
+                    (Role::User, "Hello"),
+                ]
+        })
+        .times(1)
+        .return_once(|_| {
+            Ok(Completion {
+                text: "ok".into(),
+                model: "mock".into(),
+                usage: None,
+            })
+        });
+    let send_chat = SendChat::new(
+        Arc::new(chats),
+        Arc::new(responder),
+        fixed_clock(),
+        per_token_policy(),
+        Conversation {
+            system_prompt: Some("Be kind.".into()),
+            context_messages: 2,
+        },
+    );
+    assert!(block_on(send_chat.execute(command("Hello", None))).is_ok());
+}
+
+#[test]
+fn nul_characters_in_the_answer_are_not_stored() {
+    let mut chats = MockChatRepository::new();
+    chats
+        .expect_reserve()
+        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    chats
+        .expect_settle()
+        .withf(|_, chat| chat.response == "nul")
+        .times(1)
+        .returning(|_, chat| settles_as_asked(chat));
+    let result = send(
+        chats,
+        responder_answering(Ok("n\0u\0l".into())),
+        command("Hello", None),
+    );
+    assert!(result.is_ok());
 }
 
 #[test]
@@ -235,7 +422,7 @@ fn a_charge_swept_before_settling_is_a_timeout_and_stores_nothing() {
     chats
         .expect_settle()
         .times(1)
-        .returning(|_, _, _, _| Ok(Settlement::ChargeExpired));
+        .returning(|_, _| Ok(Settlement::ChargeExpired));
     let result = send(
         chats,
         responder_answering(Ok("late".into())),
@@ -327,8 +514,8 @@ fn a_duplicate_stops_waiting_at_the_first_requests_deadline() {
     assert_eq!(result, Err(AppError::IdempotencyKeyInProgress));
     assert_eq!(
         clock.now(),
-        noon() + chrono::Duration::seconds(60),
-        "waits exactly the pending lifetime (timeout + grace), never past it"
+        noon() + chrono::Duration::seconds(50 + 30),
+        "waits exactly the pending lifetime (longest answer + grace), never past it"
     );
 }
 
@@ -344,7 +531,7 @@ fn a_key_released_by_a_refund_is_reserved_afresh_without_waiting() {
     chats
         .expect_settle()
         .times(1)
-        .returning(|_, m, r, _| Ok(Settlement::Settled(record(m.as_str(), r))));
+        .returning(|_, chat| settles_as_asked(chat));
     let (result, clock) = send_keyed_on_manual_clock(chats, responder_answering(Ok("Hi!".into())));
     assert_eq!(result, Ok(record("Hello", "Hi!")));
     assert_eq!(clock.now(), noon(), "no pause when the key is free");

@@ -457,9 +457,7 @@ pub async fn every_settled_chat_matches_its_ledger_entries(storage: Arc<dyn Stor
 
 /// The conversation memory is the user's last completed exchanges, oldest first; interrupted
 /// exchanges and other users' chats are left out.
-pub async fn recent_exchanges_are_the_last_completed_ones_oldest_first(
-    storage: Arc<dyn Storage>,
-) {
+pub async fn recent_exchanges_are_the_last_completed_ones_oldest_first(storage: Arc<dyn Storage>) {
     let user = create_user(&*storage, "quinn", 4000).await;
     let other = create_user(&*storage, "rita", 4000).await;
     for (i, status) in [
@@ -495,5 +493,11 @@ pub async fn recent_exchanges_are_the_last_completed_ones_oldest_first(
         messages(storage.recent_exchanges(user.id, 10).await.unwrap()),
         vec!["m0", "m1", "m2", "m4"]
     );
-    assert!(storage.recent_exchanges(user.id, 0).await.unwrap().is_empty());
+    assert!(
+        storage
+            .recent_exchanges(user.id, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -35,7 +35,12 @@ pub async fn create_user(storage: &dyn UserRepository, name: &str, grant: i64) -
 
 /// The answer `"answer"` to `text` by `model-x` (12 prompt and 34 completion tokens), ending
 /// with `status` at `at` and costing `charged`.
-pub fn finished_chat(text: &str, status: ChatStatus, charged: i64, at: DateTime<Utc>) -> FinishedChat {
+pub fn finished_chat(
+    text: &str,
+    status: ChatStatus,
+    charged: i64,
+    at: DateTime<Utc>,
+) -> FinishedChat {
     FinishedChat {
         message: ChatMessage::parse(text).unwrap(),
         response: "answer".into(),

@@ -17,9 +17,7 @@ use std::{future::Future, sync::Arc};
 
 use ports::Storage;
 
-pub use fixtures::{
-    assert_ledger_consistent, create_user, finished_chat, later, new_user, noon,
-};
+pub use fixtures::{assert_ledger_consistent, create_user, finished_chat, later, new_user, noon};
 
 /// Makes the fresh, empty stores the contract runs on: one per contract test.
 pub trait StorageFactory {

@@ -225,8 +225,8 @@ macro_rules! chat_queries {
                             .select(users::tokens)
                             .first(conn)?
                     };
-                    let key = idempotency_keys::table
-                        .filter(idempotency_keys::charge_id.eq(&charge_ref));
+                    let key =
+                        idempotency_keys::table.filter(idempotency_keys::charge_id.eq(&charge_ref));
                     match chat.status {
                         ChatStatus::Completed => {
                             diesel::update(key)
