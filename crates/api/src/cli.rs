@@ -147,8 +147,9 @@ async fn check_ledger(settings: Settings) -> anyhow::Result<ExitCode> {
         );
     }
     println!(
-        "checked {} users, {} tokens in balances: {}",
+        "checked {} users and {} chats, {} tokens in balances: {}",
         report.accounts,
+        report.chats,
         report.total_balance,
         if report.is_consistent() {
             "ledger consistent".to_owned()

@@ -129,6 +129,22 @@ impl ApiError {
         }
     }
 
+    /// The problem+json document (one line), after logging what the client is not told: the
+    /// body of an error response, and the data of a streamed answer's `error` event.
+    pub fn problem_json(&self) -> String {
+        let (status, code) = self.status_and_code();
+        self.log();
+        let body = Problem {
+            kind: format!("urn:chat-api:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.detail(),
+            code,
+            errors: self.field_errors().map(FieldErrors::fields),
+        };
+        serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}"))
+    }
+
     /// What the client reads. Validation errors lead with their first field message, as DRF
     /// clients expect one readable line.
     fn detail(&self) -> String {
@@ -145,16 +161,8 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let (status, code) = self.status_and_code();
-        self.log();
-        let body = Problem {
-            kind: format!("urn:chat-api:problem:{code}"),
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail: self.detail(),
-            code,
-            errors: self.field_errors().map(FieldErrors::fields),
-        };
+        let status = self.status_code();
+        let body = self.problem_json();
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
         if let Some(seconds) = self.retry_after_secs() {
@@ -163,7 +171,7 @@ impl ResponseError for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Token realm=\"api\""));
         }
-        response.body(serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}")))
+        response.body(body)
     }
 }
 

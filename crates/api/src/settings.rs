@@ -14,7 +14,7 @@ use adapters::{
     crypto::BcryptHasher,
     storage::{DatabaseUrl, PoolSettings},
 };
-use domain::{Pricing, PricingError};
+use domain::{Pricing, PricingError, PricingPolicy};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -95,14 +95,30 @@ pub struct AuthSettings {
     pub rotate_refresh_tokens: bool,
 }
 
+/// How chats are priced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PricingKind {
+    /// `price_per_message` per completed answer.
+    Flat,
+    /// `price_per_1k_prompt_tokens` and `price_per_1k_completion_tokens`.
+    PerToken,
+}
+
 /// Prices and the charge protocol.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LedgerSettings {
     /// Tokens for a new account.
     pub signup_grant: i64,
-    /// Tokens per chat message.
+    /// `flat` or `per_token`.
+    pub pricing: PricingKind,
+    /// Tokens per completed chat message (`flat`).
     pub price_per_message: i64,
-    /// Time after the responder timeout before a pending charge may be swept.
+    /// Tokens per 1000 prompt tokens (`per_token`).
+    pub price_per_1k_prompt_tokens: i64,
+    /// Tokens per 1000 completion tokens (`per_token`).
+    pub price_per_1k_completion_tokens: i64,
+    /// Time after the longest an answer may take before a pending charge may be swept.
     pub charge_grace_secs: u64,
     /// How often the sweeper runs.
     pub sweep_interval_secs: u64,
@@ -121,10 +137,33 @@ pub enum ResponderKind {
 pub struct ResponderSettings {
     /// Which responder adapter to wire.
     pub kind: ResponderKind,
-    /// Longest a response may take before the chat fails with 504 (uncharged).
+    /// Longest wait for the first byte of an answer, and in a stream for each next piece,
+    /// before the chat fails with 504 (uncharged).
     pub timeout_secs: u64,
+    /// Longest a whole answer may take.
+    pub max_duration_secs: u64,
     /// Longest answer the model may write, in its tokens.
     pub max_tokens: u32,
+    /// Instructions sent to the model before every conversation; none when absent or empty.
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    /// How many of the user's last completed exchanges the model is sent before a new message.
+    pub context_messages: u32,
+    /// The dummy's pause before each word it streams (for demos and tests); 0 answers at once.
+    pub dummy_delay_ms: u64,
+}
+
+impl ResponderSettings {
+    /// How the conversation is presented to the model.
+    pub fn conversation(&self) -> application::Conversation {
+        application::Conversation {
+            system_prompt: self
+                .system_prompt
+                .clone()
+                .filter(|prompt| !prompt.trim().is_empty()),
+            context_messages: self.context_messages,
+        }
+    }
 }
 
 /// Login and sign-up throttling (counted in the database, shared by every process). A limit of 0
@@ -312,6 +351,11 @@ impl Settings {
         )?;
         at_least("responder.timeout_secs", self.responder.timeout_secs, 1)?;
         at_least(
+            "responder.max_duration_secs",
+            self.responder.max_duration_secs,
+            1,
+        )?;
+        at_least(
             "responder.max_tokens",
             u64::from(self.responder.max_tokens),
             1,
@@ -364,8 +408,10 @@ impl Settings {
                 pricing: self.ledger.pricing()?,
                 max_answer_tokens: self.responder.max_tokens,
                 responder_timeout: Duration::from_secs(self.responder.timeout_secs),
+                max_answer_duration: Duration::from_secs(self.responder.max_duration_secs),
                 settle_grace: Duration::from_secs(self.ledger.charge_grace_secs),
             },
+            conversation: self.responder.conversation(),
             rotate_refresh_tokens: self.auth.rotate_refresh_tokens,
             login_limits: self.throttle.login_limits(),
             signup_limit: self.throttle.signup_limit(),
@@ -404,15 +450,29 @@ impl DatabaseSettings {
 }
 
 impl LedgerSettings {
-    /// The tariff from `ledger.signup_grant` and `ledger.price_per_message`.
+    /// The tariff from `ledger.signup_grant`, `ledger.pricing` and the prices that policy uses
+    /// (the other policy's prices are not checked).
     pub fn pricing(&self) -> Result<Pricing, SettingsError> {
-        Pricing::new(self.signup_grant, self.price_per_message).map_err(|e| {
-            let key = match e {
-                PricingError::NegativeGrant => "ledger.signup_grant",
-                PricingError::FreeMessage => "ledger.price_per_message",
-            };
-            SettingsError::invalid(key, e)
-        })
+        let policy = match self.pricing {
+            PricingKind::Flat => PricingPolicy::flat(self.price_per_message),
+            PricingKind::PerToken => PricingPolicy::per_token(
+                self.price_per_1k_prompt_tokens,
+                self.price_per_1k_completion_tokens,
+            ),
+        };
+        policy
+            .and_then(|policy| Pricing::new(self.signup_grant, policy))
+            .map_err(|e| {
+                let key = match e {
+                    PricingError::NegativeGrant => "ledger.signup_grant",
+                    PricingError::FreeMessage => "ledger.price_per_message",
+                    PricingError::NegativePromptPrice => "ledger.price_per_1k_prompt_tokens",
+                    PricingError::NegativeCompletionPrice | PricingError::FreeTokens => {
+                        "ledger.price_per_1k_completion_tokens"
+                    }
+                };
+                SettingsError::invalid(key, e)
+            })
     }
 }
 
@@ -455,6 +515,17 @@ mod tests {
             (settings.responder.kind, settings.responder.timeout_secs),
             (ResponderKind::Dummy, 30)
         );
+        let responder = &settings.responder;
+        assert_eq!(
+            (
+                responder.max_duration_secs,
+                responder.context_messages,
+                responder.dummy_delay_ms,
+                responder.system_prompt.as_deref()
+            ),
+            (300, 0, 0, None)
+        );
+        assert_eq!(settings.ledger.pricing, PricingKind::Flat);
         assert_eq!(settings.log.format, LogFormat::Text);
         settings.validate().unwrap();
         assert!(settings.server.trusted_proxies.is_empty());
@@ -599,6 +670,11 @@ mod tests {
                 "ledger.sweep_interval_secs",
             ),
             (
+                "CHAT_API__RESPONDER__MAX_DURATION_SECS",
+                "0",
+                "responder.max_duration_secs",
+            ),
+            (
                 "CHAT_API__RESPONDER__TIMEOUT_SECS",
                 "0",
                 "responder.timeout_secs",
@@ -632,6 +708,57 @@ mod tests {
                 "{variable}={value}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn per_token_pricing_needs_its_own_prices_and_names_them() {
+        let per_token = ("CHAT_API__LEDGER__PRICING", "per_token");
+        let error = read_with(&[per_token]).unwrap_err();
+        assert!(
+            error.starts_with("invalid setting ledger.price_per_1k_completion_tokens: "),
+            "{error}"
+        );
+        let error = read_with(&[
+            per_token,
+            ("CHAT_API__LEDGER__PRICE_PER_1K_PROMPT_TOKENS", "-1"),
+        ])
+        .unwrap_err();
+        assert!(
+            error.starts_with("invalid setting ledger.price_per_1k_prompt_tokens: "),
+            "{error}"
+        );
+        let settings = read_with(&[
+            per_token,
+            ("CHAT_API__LEDGER__PRICE_PER_1K_PROMPT_TOKENS", "2"),
+            ("CHAT_API__LEDGER__PRICE_PER_1K_COMPLETION_TOKENS", "6"),
+            ("CHAT_API__LEDGER__PRICE_PER_MESSAGE", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            settings.ledger.pricing().unwrap().policy(),
+            PricingPolicy::per_token(2, 6).unwrap(),
+            "the flat price is not used, so not checked"
+        );
+        let error = read_with(&[("CHAT_API__LEDGER__PRICING", "per_word")]).unwrap_err();
+        assert!(error.contains("ledger.pricing"), "{error}");
+    }
+
+    #[test]
+    fn the_conversation_settings_reach_the_use_case() {
+        let settings = read_with(&[
+            ("CHAT_API__RESPONDER__SYSTEM_PROMPT", "Be brief."),
+            ("CHAT_API__RESPONDER__CONTEXT_MESSAGES", "3"),
+        ])
+        .unwrap();
+        assert_eq!(
+            settings.responder.conversation(),
+            application::Conversation {
+                system_prompt: Some("Be brief.".into()),
+                context_messages: 3
+            }
+        );
+        let blank = read_with(&[("CHAT_API__RESPONDER__SYSTEM_PROMPT", "  ")]).unwrap();
+        assert_eq!(blank.responder.conversation().system_prompt, None);
     }
 
     #[test]

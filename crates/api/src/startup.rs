@@ -29,7 +29,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::{
     background, problem, routes, secret,
-    settings::{DatabaseSettings, ResponderKind, Settings, SettingsError},
+    settings::{DatabaseSettings, ResponderKind, ResponderSettings, Settings, SettingsError},
 };
 
 /// Why the service could not start. Each says what to fix; a wrapped cause is the error's
@@ -119,7 +119,7 @@ impl ApplicationBuilder {
         );
         let responder = self
             .responder
-            .unwrap_or_else(|| configured_responder(settings.responder.kind));
+            .unwrap_or_else(|| configured_responder(&settings.responder));
         let responder = Arc::new(TimeoutResponder::new(
             responder,
             Duration::from_secs(settings.responder.timeout_secs),
@@ -154,6 +154,10 @@ impl ApplicationBuilder {
                 .configure(crate::admin::configure)
                 .default_service(web::to(problem::not_found))
         })
+        // A client that closes its side of the connection has left: without this actix would
+        // keep streaming an answer (and charging for it) to a half-closed socket. The chat task
+        // learns of it when the response body is dropped.
+        .h1_allow_half_closed(false)
         .listen(listener)?;
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
@@ -170,9 +174,11 @@ impl ApplicationBuilder {
 }
 
 /// The responder adapter `responder.kind` names.
-fn configured_responder(kind: ResponderKind) -> Arc<dyn Responder> {
-    match kind {
-        ResponderKind::Dummy => Arc::new(DummyResponder),
+fn configured_responder(settings: &ResponderSettings) -> Arc<dyn Responder> {
+    match settings.kind {
+        ResponderKind::Dummy => Arc::new(DummyResponder::with_word_delay(Duration::from_millis(
+            settings.dummy_delay_ms,
+        ))),
     }
 }
 

@@ -109,7 +109,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_prompt_answer_passes_through() {
-        let responder = TimeoutResponder::new(Arc::new(DummyResponder), Duration::from_secs(30));
+        let responder =
+            TimeoutResponder::new(Arc::new(DummyResponder::new()), Duration::from_secs(30));
         assert!(
             responder
                 .complete(request())

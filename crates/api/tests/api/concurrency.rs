@@ -30,7 +30,14 @@ async fn fire_concurrent_chats(app: &TestApp, username: &str, requests: usize) {
     assert_eq!((ok, refused), (40, requests - 40), "{statuses:?}");
     assert_eq!(app.balance(&session.access).await, 0);
     let user = domain::UserId(user_id_of(&session.access));
-    assert_eq!(app.storage().await.chat_count(user).await.unwrap(), 40);
+    assert_eq!(
+        app.storage()
+            .await
+            .completed_chat_count(user)
+            .await
+            .unwrap(),
+        40
+    );
     app.assert_ledger_consistent().await;
 }
 

@@ -127,7 +127,7 @@ fn assert_charged_exactly_for_stored_chats(
     let mismatched = sql::integer(
         url,
         "SELECT CAST(COUNT(*) AS TEXT) AS value FROM users u WHERE u.tokens <> 4000 - 100 * \
-         (SELECT COUNT(*) FROM chats c WHERE c.user_id = u.id)",
+         (SELECT COUNT(*) FROM chats c WHERE c.user_id = u.id AND c.status = 'completed')",
     );
     assert_eq!(
         mismatched, 0,
@@ -242,7 +242,10 @@ async fn three_processes_share_one_database_without_overspending(backend: Backen
     assert_eq!(
         sql::integer(
             &db.url,
-            &format!("SELECT CAST(COUNT(*) AS TEXT) AS value FROM chats WHERE user_id = {spender}")
+            &format!(
+                "SELECT CAST(COUNT(*) AS TEXT) AS value FROM chats \
+                 WHERE user_id = {spender} AND status = 'completed'"
+            )
         ),
         40
     );
@@ -274,6 +277,24 @@ async fn check_ledger_passes_on_consistent_data_and_fails_on_tampered_data(backe
     let report = String::from_utf8_lossy(&check.stdout);
     assert!(
         report.contains("VIOLATION") && report.contains("3901") && report.contains("3900"),
+        "{report}"
+    );
+
+    // The balance repaired, a chat's recorded charge tampered with: invariant 4, per chat.
+    sql::execute(
+        &db.url,
+        "UPDATE users SET tokens = tokens - 1 WHERE username = 'audited'",
+    );
+    assert_eq!(
+        sql::execute(&db.url, "UPDATE chats SET tokens_charged = 7"),
+        1
+    );
+    let check = run(&db.url, workdir.path(), &["check-ledger"], &[]);
+    assert_eq!(check.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        report.contains("records 7 tokens charged but its ledger entries took 100")
+            && report.contains("1 violations"),
         "{report}"
     );
 }

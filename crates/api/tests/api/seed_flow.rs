@@ -134,7 +134,7 @@ async fn the_forty_first_chat_is_refused_and_the_balance_stays_zero(backend: Bac
     let storage = app.storage().await;
     assert_eq!(
         storage
-            .chat_count(domain::UserId(user_id_of(&session.access)))
+            .completed_chat_count(domain::UserId(user_id_of(&session.access)))
             .await
             .unwrap(),
         40
