@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use adapters::storage::DieselStorage;
 use api::{Application, Settings, startup::open_storage};
-use ports::Responder;
+use ports::{Responder, Storage};
 use reqwest::{Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -36,11 +36,24 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings
 }
 
-/// Parts a test replaces when starting the service.
+/// Parts a test replaces when starting the service, through the public builder
+/// (`Application::builder(settings).responder(..).storage(..)`).
 #[derive(Default)]
 pub struct Overrides {
     /// Used instead of the configured responder (still wrapped in the timeout).
     pub responder: Option<Arc<dyn Responder>>,
+    /// Used instead of the database `database.url` names.
+    pub storage: Option<Arc<dyn Storage>>,
+}
+
+impl Overrides {
+    /// The configured storage, with `responder` answering.
+    pub fn responder(responder: Arc<dyn Responder>) -> Self {
+        Self {
+            responder: Some(responder),
+            storage: None,
+        }
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -71,6 +84,9 @@ pub async fn spawn_on(
     let mut builder = Application::builder(settings.clone());
     if let Some(responder) = overrides.responder {
         builder = builder.responder(responder);
+    }
+    if let Some(storage) = overrides.storage {
+        builder = builder.storage(storage);
     }
     let application = builder.build().await.expect("service starts");
     let address = format!("http://127.0.0.1:{}", application.port());
@@ -159,6 +175,31 @@ impl TestApp {
     pub async fn chat(&self, access: &str, message: &str) -> Response {
         self.post("/chatView/", json!({"message": message}), Some(access))
             .await
+    }
+
+    /// `POST /chatView/` with `"stream": true`; the response is read with [`crate::sse::Events`].
+    pub async fn stream_chat(&self, access: &str, message: &str) -> Response {
+        self.post(
+            "/chatView/",
+            json!({"message": message, "stream": true}),
+            Some(access),
+        )
+        .await
+    }
+
+    /// Every stored chat of the user `access` belongs to, newest first (completed and
+    /// interrupted), as the admin panel lists them.
+    pub async fn chats_of(&self, access: &str) -> Vec<ports::ChatRecord> {
+        let filter = ports::ChatFilter {
+            user: Some(domain::UserId(user_id_of(access))),
+            ..Default::default()
+        };
+        let window = ports::Window {
+            offset: 0,
+            limit: 1000,
+        };
+        let page = self.storage().await.list_chats(filter, window).await.unwrap();
+        page.items.into_iter().map(|line| line.chat).collect()
     }
 
     pub async fn balance(&self, access: &str) -> i64 {
@@ -273,5 +314,25 @@ where
                 usage: None,
             }),
         ])))
+    }
+}
+
+/// Polls `check` until it returns `Some`, for at most `within`; panics naming `what` otherwise.
+/// The way to wait for something another task does, without sleeping a guessed time.
+pub async fn eventually<T, F, Fut>(within: std::time::Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not happen within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

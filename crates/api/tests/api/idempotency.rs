@@ -54,9 +54,7 @@ async fn a_sequential_retry_replays_the_answer_without_charging(backend: Backend
 
 #[apply(on_every_backend)]
 async fn concurrent_duplicates_wait_for_the_first_and_share_its_answer(backend: Backend) {
-    let overrides = Overrides {
-        responder: Some(slow_responder()),
-    };
+    let overrides = Overrides::responder(slow_responder());
     let app = Arc::new(spawn_app_with(backend, |_| {}, overrides).await);
     let session = app.signed_up("impatient").await;
     let requests = (0..10).map(|_| {

@@ -17,3 +17,5 @@ mod responder_failures;
 mod restart;
 mod security;
 mod seed_flow;
+mod sse;
+mod streaming;
