@@ -123,6 +123,14 @@ impl TestApp {
         self.handle.stop(true).await;
     }
 
+    /// The use cases on the same database, built by the same builder as the CLI builds them.
+    pub async fn services(&self) -> application::Services {
+        Application::builder(self.settings.clone())
+            .services()
+            .await
+            .unwrap()
+    }
+
     /// A second view of the same database, for assertions on what was stored.
     pub async fn storage(&self) -> DieselStorage {
         open_storage(&self.settings.database).await.unwrap()
@@ -198,7 +206,12 @@ impl TestApp {
             offset: 0,
             limit: 1000,
         };
-        let page = self.storage().await.list_chats(filter, window).await.unwrap();
+        let page = self
+            .storage()
+            .await
+            .list_chats(filter, window)
+            .await
+            .unwrap();
         page.items.into_iter().map(|line| line.chat).collect()
     }
 

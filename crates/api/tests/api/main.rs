@@ -11,6 +11,8 @@ mod admin_browser;
 mod bad_input;
 mod concurrency;
 mod idempotency;
+mod kit;
+mod pricing;
 mod problem_snapshots;
 mod processes;
 mod responder_failures;

@@ -34,6 +34,7 @@ async fn the_full_seed_flow_works(backend: Backend) {
         assert_eq!(chat["user"], user_id_of(&access));
         assert_eq!(chat["message"], message);
         assert!(chat["response"].as_str().unwrap().contains(&message));
+        assert_eq!(chat["tokens_charged"], 100, "an added field, none removed");
         let timestamp = chat["timestamp"].as_str().unwrap();
         assert!(
             timestamp.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(timestamp).is_ok(),

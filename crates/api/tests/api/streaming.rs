@@ -150,7 +150,11 @@ async fn the_answer_streams_while_the_model_writes_and_done_is_what_was_stored(b
     assert_eq!(stored.len(), 1);
     let stored = &stored[0];
     assert_eq!(
-        (stored.status, stored.tokens_charged, stored.response.as_str()),
+        (
+            stored.status,
+            stored.tokens_charged,
+            stored.response.as_str()
+        ),
         (ChatStatus::Completed, Tokens::new(100), joined.as_str())
     );
     assert_eq!(
@@ -208,7 +212,12 @@ async fn a_model_failing_mid_answer_ends_the_stream_with_an_error_event_uncharge
         (&error.data["status"], &error.data["code"]),
         (&json!(502), &json!("responder_failed"))
     );
-    assert!(error.data["detail"].as_str().unwrap().contains("not charged"));
+    assert!(
+        error.data["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not charged")
+    );
     assert!(
         !error.data.to_string().contains("upstream 500"),
         "the upstream's words stay in the log"
@@ -239,7 +248,10 @@ async fn failures_before_the_stream_begins_are_ordinary_problem_responses(backen
         )
         .await;
     let body = assert_problem(typo, StatusCode::BAD_REQUEST, "invalid_request").await;
-    assert_eq!(body["errors"]["stream"], json!(["Must be a valid boolean."]));
+    assert_eq!(
+        body["errors"]["stream"],
+        json!(["Must be a valid boolean."])
+    );
     let anonymous = app
         .post("/chatView/", json!({"message": "hi", "stream": true}), None)
         .await;
@@ -344,9 +356,11 @@ async fn a_client_leaving_cancels_the_model_stream(backend: Backend) {
     let mut events = Events::new(app.stream_chat(&session.access, "hold on").await);
     assert_eq!(delta_text(&events.next().await.unwrap()), "first ");
     drop(events);
-    eventually(NOTICED_WITHIN, "the model's stream being dropped", || async {
-        model.dropped().then_some(())
-    })
+    eventually(
+        NOTICED_WITHIN,
+        "the model's stream being dropped",
+        || async { model.dropped().then_some(()) },
+    )
     .await;
     let stored = the_stored_chat(&app, &session.access).await;
     assert_eq!(
@@ -408,7 +422,11 @@ async fn a_silent_model_is_covered_by_heartbeats(backend: Backend) {
     let started = tokio::time::Instant::now();
     let item = events.next_item().await.unwrap();
     assert_eq!(item, Item::Comment("keep-alive".into()));
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     model.open();
     assert_eq!(events.next().await.unwrap().name, "done");
 }
