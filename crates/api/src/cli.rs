@@ -34,7 +34,8 @@ enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Verify that no balance is negative and every balance equals its ledger sum.
+    /// Verify that no balance is negative, every balance equals its ledger sum, and every chat's
+    /// recorded charge equals what its ledger entries took.
     CheckLedger,
 }
 
