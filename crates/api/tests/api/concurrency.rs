@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use rstest::rstest;
 use rstest_reuse::apply;
-use serde_json::Value;
+use serde_json::{Value, json};
 use test_support::{Backend, on_every_backend};
 
 use crate::{helpers::*, sse::Events};
@@ -13,35 +13,17 @@ use crate::{helpers::*, sse::Events};
 async fn fire_concurrent_chats(app: &TestApp, username: &str, requests: usize) {
     let session = app.signed_up(username).await;
     let chats = (0..requests).map(|i| {
-        let (client, url, access) = (
-            app.client.clone(),
-            app.url("/chatView/"),
-            session.access.clone(),
+        let request = app.chat_request(
+            &session.access,
+            json!({"message": format!("concurrent {i}")}),
         );
-        tokio::spawn(async move {
-            client
-                .post(url)
-                .header("Authorization", format!("Token {access}"))
-                .json(&serde_json::json!({"message": format!("concurrent {i}")}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        })
+        tokio::spawn(async move { request.send().await.unwrap().status() })
     });
     let statuses = join_statuses(chats).await;
     let (ok, refused) = answered_and_refused(&statuses);
     assert_eq!((ok, refused), (40, requests - 40), "{statuses:?}");
     assert_eq!(app.balance(&session.access).await, 0);
-    let user = domain::UserId(user_id_of(&session.access));
-    assert_eq!(
-        app.storage()
-            .await
-            .completed_chat_count(user)
-            .await
-            .unwrap(),
-        40
-    );
+    assert_eq!(app.completed_chats(&session.access).await, 40);
     app.assert_ledger_consistent().await;
 }
 
@@ -63,19 +45,10 @@ async fn two_hundred_concurrent_chats_repeated_never_overspend(backend: Backend)
 /// those answered (every other one must be a 402 problem).
 async fn fire_concurrent_streams(app: &TestApp, session: &Session, requests: usize) -> Vec<Value> {
     let chats = (0..requests).map(|i| {
-        let (client, url, access) = (
-            app.client.clone(),
-            app.url("/chatView/"),
-            session.access.clone(),
-        );
+        let body = json!({"message": format!("stream {i}"), "stream": true});
+        let request = app.chat_request(&session.access, body);
         tokio::spawn(async move {
-            let response = client
-                .post(url)
-                .header("Authorization", format!("Token {access}"))
-                .json(&serde_json::json!({"message": format!("stream {i}"), "stream": true}))
-                .send()
-                .await
-                .unwrap();
+            let response = request.send().await.unwrap();
             if response.status() == StatusCode::PAYMENT_REQUIRED {
                 assert_problem(
                     response,
@@ -106,15 +79,7 @@ async fn two_hundred_concurrent_streamed_chats_buy_exactly_forty(backend: Backen
     assert_eq!(answered.len(), 40);
     assert!(answered.iter().all(|done| done["tokens_charged"] == 100));
     assert_eq!(app.balance(&session.access).await, 0);
-    let user = domain::UserId(user_id_of(&session.access));
-    assert_eq!(
-        app.storage()
-            .await
-            .completed_chat_count(user)
-            .await
-            .unwrap(),
-        40
-    );
+    assert_eq!(app.completed_chats(&session.access).await, 40);
     app.assert_ledger_consistent().await;
 }
 
@@ -125,9 +90,7 @@ async fn per_token_bursts_never_overspend_and_every_chat_matches_its_entries(bac
     let app = spawn_app_with(
         backend,
         |settings| {
-            settings.ledger.pricing = api::settings::PricingKind::PerToken;
-            settings.ledger.price_per_1k_prompt_tokens = 1000;
-            settings.ledger.price_per_1k_completion_tokens = 1000;
+            per_token_pricing(settings);
             settings.responder.max_tokens = 100;
         },
         Overrides::default(),

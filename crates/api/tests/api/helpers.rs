@@ -25,6 +25,13 @@ pub struct TestApp {
     handle: actix_web::dev::ServerHandle,
 }
 
+/// Per-token pricing at one token per token (reservations and charges equal token counts).
+pub fn per_token_pricing(settings: &mut Settings) {
+    settings.ledger.pricing = api::settings::PricingKind::PerToken;
+    settings.ledger.price_per_1k_prompt_tokens = 1000;
+    settings.ledger.price_per_1k_completion_tokens = 1000;
+}
+
 /// Settings for tests: a free port, cheap bcrypt, a known secret.
 pub fn test_settings(database_url: &str) -> Settings {
     let mut settings = Settings::defaults().unwrap();
@@ -136,6 +143,15 @@ impl TestApp {
         open_storage(&self.settings.database).await.unwrap()
     }
 
+    /// A `POST /chatView/` with `body` as the user `access` belongs to, ready to send (from a
+    /// spawned task, say).
+    pub fn chat_request(&self, access: &str, body: Value) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url("/chatView/"))
+            .header("Authorization", format!("Token {access}"))
+            .json(&body)
+    }
+
     pub async fn post(&self, path: &str, body: Value, access: Option<&str>) -> Response {
         let mut request = self.client.post(self.url(path)).json(&body);
         if let Some(token) = access {
@@ -193,6 +209,16 @@ impl TestApp {
             Some(access),
         )
         .await
+    }
+
+    /// How many completed (charged) chats the user `access` belongs to has stored.
+    pub async fn completed_chats(&self, access: &str) -> i64 {
+        let user = domain::UserId(user_id_of(access));
+        self.storage()
+            .await
+            .completed_chat_count(user)
+            .await
+            .unwrap()
     }
 
     /// Every stored chat of the user `access` belongs to, newest first (completed and

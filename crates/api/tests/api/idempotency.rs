@@ -72,15 +72,7 @@ async fn concurrent_duplicates_wait_for_the_first_and_share_its_answer(backend: 
     );
     assert_eq!(answers[0].0, StatusCode::OK);
     assert_eq!(app.balance(&session.access).await, 3900);
-    let user = domain::UserId(user_id_of(&session.access));
-    assert_eq!(
-        app.storage()
-            .await
-            .completed_chat_count(user)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(app.completed_chats(&session.access).await, 1);
     app.assert_ledger_consistent().await;
 }
 

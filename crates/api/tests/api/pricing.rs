@@ -18,9 +18,7 @@ async fn per_token_app(backend: Backend, grant: i64) -> TestApp {
         backend,
         |settings| {
             settings.ledger.signup_grant = grant;
-            settings.ledger.pricing = api::settings::PricingKind::PerToken;
-            settings.ledger.price_per_1k_prompt_tokens = 1000;
-            settings.ledger.price_per_1k_completion_tokens = 1000;
+            per_token_pricing(settings);
             settings.responder.max_tokens = 100;
         },
         Overrides::default(),

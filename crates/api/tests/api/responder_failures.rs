@@ -24,15 +24,7 @@ fn stalled_responder() -> Arc<dyn Responder> {
 
 async fn assert_uncharged(app: &TestApp, session: &Session) {
     assert_eq!(app.balance(&session.access).await, 4000);
-    let user = domain::UserId(user_id_of(&session.access));
-    assert_eq!(
-        app.storage()
-            .await
-            .completed_chat_count(user)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(app.completed_chats(&session.access).await, 0);
     app.assert_ledger_consistent().await;
 }
 

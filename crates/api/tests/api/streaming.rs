@@ -311,11 +311,7 @@ async fn a_client_leaving_mid_answer_is_noticed_and_the_exchange_stored_interrup
     assert_eq!(stored.tokens_charged, Tokens::ZERO);
     assert_eq!(app.balance(&session.access).await, 4000);
     assert_eq!(
-        app.storage()
-            .await
-            .completed_chat_count(domain::UserId(user_id_of(&session.access)))
-            .await
-            .unwrap(),
+        app.completed_chats(&session.access).await,
         0,
         "an interrupted exchange is not a charged chat"
     );
@@ -326,12 +322,7 @@ async fn a_client_leaving_mid_answer_is_noticed_and_the_exchange_stored_interrup
 /// (approximated at four characters a token, the dummy's usage coming only at the end).
 #[apply(on_every_backend)]
 async fn per_token_interruptions_pay_for_the_prompt_and_what_was_written(backend: Backend) {
-    let app = slow_dummy_app(backend, |settings| {
-        settings.ledger.pricing = api::settings::PricingKind::PerToken;
-        settings.ledger.price_per_1k_prompt_tokens = 1000;
-        settings.ledger.price_per_1k_completion_tokens = 1000;
-    })
-    .await;
+    let app = slow_dummy_app(backend, per_token_pricing).await;
     let session = app.signed_up("metered").await;
     let message = "count my tokens";
     let mut events = Events::new(app.stream_chat(&session.access, message).await);
@@ -436,12 +427,12 @@ async fn a_streamed_retry_with_the_same_key_replays_the_answer_uncharged(backend
     let app = spawn_app(backend).await;
     let session = app.signed_up("retrier").await;
     let keyed = || {
-        app.client
-            .post(app.url("/chatView/"))
-            .header("Authorization", format!("Token {}", session.access))
-            .header("Idempotency-Key", "stream-once")
-            .json(&json!({"message": "only once", "stream": true}))
-            .send()
+        app.chat_request(
+            &session.access,
+            json!({"message": "only once", "stream": true}),
+        )
+        .header("Idempotency-Key", "stream-once")
+        .send()
     };
     let first = Events::new(keyed().await.unwrap()).rest().await;
     let again = Events::new(keyed().await.unwrap()).rest().await;

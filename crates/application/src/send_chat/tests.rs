@@ -53,6 +53,15 @@ pub(super) fn settles_as_asked(chat: FinishedChat) -> Result<Settlement, ports::
     }))
 }
 
+/// Storage whose reservations all succeed, as [`CHARGE`].
+pub(super) fn reserving() -> MockChatRepository {
+    let mut chats = MockChatRepository::new();
+    chats
+        .expect_reserve()
+        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    chats
+}
+
 pub(super) fn command(message: &str, key: Option<&str>) -> SendChatCommand {
     SendChatCommand {
         user: user(1, 4000),
@@ -221,10 +230,7 @@ fn per_token_reserves_the_maximum_and_settles_the_reported_usage() {
 
 #[test]
 fn without_usage_the_charge_is_approximated_from_the_text() {
-    let mut chats = MockChatRepository::new();
-    chats
-        .expect_reserve()
-        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    let mut chats = reserving();
     chats
         .expect_settle()
         .withf(|_, chat| {
@@ -309,10 +315,7 @@ fn the_system_prompt_and_the_last_exchanges_precede_the_message_and_are_reserved
 
 #[test]
 fn nul_characters_in_the_answer_are_not_stored() {
-    let mut chats = MockChatRepository::new();
-    chats
-        .expect_reserve()
-        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    let mut chats = reserving();
     chats
         .expect_settle()
         .withf(|_, chat| chat.response == "nul")
@@ -362,10 +365,7 @@ fn an_account_deleted_after_authentication_is_an_invalid_token_not_a_balance() {
 
 #[test]
 fn a_responder_failure_refunds_and_reports_bad_gateway() {
-    let mut chats = MockChatRepository::new();
-    chats
-        .expect_reserve()
-        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    let mut chats = reserving();
     chats.expect_settle().never();
     chats
         .expect_refund()
@@ -382,10 +382,7 @@ fn a_responder_failure_refunds_and_reports_bad_gateway() {
 
 #[test]
 fn a_responder_timeout_refunds_and_reports_gateway_timeout() {
-    let mut chats = MockChatRepository::new();
-    chats
-        .expect_reserve()
-        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    let mut chats = reserving();
     chats.expect_refund().times(1).returning(|_, _, _| Ok(true));
     let result = send(
         chats,
@@ -397,10 +394,7 @@ fn a_responder_timeout_refunds_and_reports_gateway_timeout() {
 
 #[test]
 fn a_failed_refund_still_reports_the_responder_error() {
-    let mut chats = MockChatRepository::new();
-    chats
-        .expect_reserve()
-        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    let mut chats = reserving();
     chats
         .expect_refund()
         .times(1)
@@ -415,10 +409,7 @@ fn a_failed_refund_still_reports_the_responder_error() {
 
 #[test]
 fn a_charge_swept_before_settling_is_a_timeout_and_stores_nothing() {
-    let mut chats = MockChatRepository::new();
-    chats
-        .expect_reserve()
-        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    let mut chats = reserving();
     chats
         .expect_settle()
         .times(1)

@@ -16,7 +16,7 @@ use super::*;
 use crate::{
     send_chat::{
         ChargePolicy, Conversation,
-        tests::{CHARGE, command, per_token_policy, policy, record, settles_as_asked},
+        tests::{CHARGE, command, per_token_policy, policy, record, reserving, settles_as_asked},
     },
     test_support::fixed_clock,
 };
@@ -114,15 +114,6 @@ fn finished(usage: Option<Usage>) -> Result<StreamPiece, ResponderError> {
         model: "upstream-model".into(),
         usage,
     })
-}
-
-fn reserving() -> MockChatRepository {
-    let mut chats = MockChatRepository::new();
-    chats
-        .expect_reserve()
-        .times(1)
-        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
-    chats
 }
 
 fn run(chats: MockChatRepository, responder: MockResponder, policy: ChargePolicy, client: &Client) {
