@@ -12,6 +12,27 @@
 //! [`ApplicationBuilder::storage`]), resolves the JWT secret, builds the adapters and wires every
 //! use case with [`application::Services::new`]; [`ApplicationBuilder::build`] then binds the
 //! listener, while [`ApplicationBuilder::services`] stops before it (one-shot commands).
+//!
+//! It is also how a team serves chat-api with adapters of its own, from its own crate: any
+//! `ports::Responder`, and any type implementing every repository port (a `ports::Storage`),
+//! replace the configured ones (`examples/custom-responder`, `docs/adapters.md`):
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # async fn demo(
+//! #     settings: api::Settings,
+//! #     my_model: Arc<dyn ports::Responder>,
+//! #     my_store: Arc<dyn ports::Storage>,
+//! # ) -> Result<(), Box<dyn std::error::Error>> {
+//! api::Application::builder(settings)
+//!     .responder(my_model)
+//!     .storage(my_store)
+//!     .build()
+//!     .await?
+//!     .run_until_stopped()
+//!     .await?;
+//! # Ok(()) }
+//! ```
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
@@ -89,8 +110,9 @@ impl ApplicationBuilder {
         self
     }
 
-    /// Keeps everything in `storage` instead of the database `database.url` names. No migration
-    /// is run: the storage's schema is its own business.
+    /// Keeps everything in `storage` instead of the database `database.url` names (which is then
+    /// only checked for its form). No migration is run: the storage's schema is its own business.
+    /// Run the storage contract (`contract_tests::storage_tests!`) on it first.
     pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
         self.storage = Some(storage);
         self
