@@ -444,3 +444,43 @@ async fn a_streamed_retry_with_the_same_key_replays_the_answer_uncharged(backend
     assert_eq!(app.balance(&session.access).await, 3900);
     app.assert_ledger_consistent().await;
 }
+
+/// The admin pages tell an interrupted exchange from a completed one, with what each cost, and
+/// show the usage a chat debit was charged for.
+#[apply(on_every_backend)]
+async fn the_admin_pages_show_how_each_exchange_ended_and_what_it_cost(backend: Backend) {
+    let app = slow_dummy_app(backend, |_| {}).await;
+    let session = app.signed_up("watched").await;
+    let mut events = Events::new(app.stream_chat(&session.access, "cut me off").await);
+    events.next().await.unwrap();
+    drop(events);
+    let interrupted = the_stored_chat(&app, &session.access).await;
+    let completed = app.chat(&session.access, "let me finish").await;
+    assert_eq!(completed.status(), StatusCode::OK);
+
+    let mut browser = crate::admin::Browser::new(&app);
+    browser.logged_in_admin("root").await;
+    let list = browser.page("/admin/chats/").await;
+    assert!(
+        list.contains(r#"<td class="status-interrupted">interrupted</td><td class="num">0</td>"#),
+        "{list}"
+    );
+    assert!(
+        list.contains(r#"<td class="status-completed">completed</td><td class="num">100</td>"#),
+        "{list}"
+    );
+    let detail = browser
+        .page(&format!("/admin/chats/{}/", interrupted.id))
+        .await;
+    assert!(
+        detail.contains(r#"<dd id="status">interrupted (the client left"#),
+        "{detail}"
+    );
+    let user = browser
+        .page(&format!("/admin/users/{}/", user_id_of(&session.access)))
+        .await;
+    assert!(
+        user.contains("dummy: "),
+        "the debit's usage is shown: {user}"
+    );
+}
