@@ -325,6 +325,9 @@ mod tests {
         let unverified = "connection to server failed: SSL error: certificate verify failed\n";
         let error = DatabaseError::postgres_connect(&url, &unverified);
         assert!(matches!(error, DatabaseError::Tls(_)));
-        assert!(error.to_string().ends_with("certificate verify failed"), "{error}");
+        assert!(
+            error.to_string().ends_with("certificate verify failed"),
+            "{error}"
+        );
     }
 }
