@@ -5,6 +5,8 @@ pub mod admin;
 mod background;
 pub mod cli;
 pub mod extract;
+#[cfg(test)]
+mod log_capture;
 pub mod problem;
 mod routes;
 pub mod secret;

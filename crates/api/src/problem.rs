@@ -7,6 +7,7 @@ use actix_web::{
 };
 use application::AppError;
 use domain::FieldErrors;
+use ports::TokenError;
 use serde::Serialize;
 
 /// Everything a request can fail with: use-case errors plus what only the HTTP edge knows.
@@ -97,6 +98,21 @@ impl ApiError {
         }
     }
 
+    /// Writes to the log what the client is not told: a bug's cause at `error`; why a token was
+    /// refused at `info` (an expired one, routine, at `debug`; another account's, a probe or a
+    /// leak, at `warn`). The cause of an outage was logged where storage reported it.
+    fn log(&self) {
+        match self {
+            Self::App(AppError::Internal(reason)) => tracing::error!(%reason, "internal error"),
+            Self::App(AppError::TokenInvalid(reason)) => match reason {
+                TokenError::Expired => tracing::debug!(%reason, "token refused"),
+                TokenError::OtherAccount { .. } => tracing::warn!(%reason, "token refused"),
+                _ => tracing::info!(%reason, "token refused"),
+            },
+            _ => {}
+        }
+    }
+
     /// What the client reads. Validation errors lead with their first field message, as DRF
     /// clients expect one readable line.
     fn detail(&self) -> String {
@@ -114,9 +130,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let (status, code) = self.status_and_code();
-        if let Self::App(AppError::Internal(reason)) = self {
-            tracing::error!(%reason, "internal error");
-        }
+        self.log();
         let body = Problem {
             kind: format!("urn:chat-api:problem:{code}"),
             title: status.canonical_reason().unwrap_or("Error"),
@@ -173,6 +187,9 @@ pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
 }
 
 #[cfg(test)]
+mod snapshot_tests;
+
+#[cfg(test)]
 mod tests {
     use actix_web::{
         App,
@@ -182,6 +199,7 @@ mod tests {
     use serde::Deserialize;
 
     use super::*;
+    use crate::log_capture::logs_of;
 
     #[derive(Debug, Deserialize)]
     struct Page {
@@ -221,6 +239,53 @@ mod tests {
             );
             let body: serde_json::Value = read_body_json(response).await;
             assert_eq!(body["code"], "invalid_request", "{uri}");
+        }
+    }
+
+    #[test]
+    fn an_internal_error_logs_its_cause_at_error() {
+        let cause = "relation \"chats\" does not exist";
+        let (_, logs) =
+            logs_of(|| ApiError::App(AppError::Internal(cause.into())).error_response());
+        assert!(logs.contains("ERROR") && logs.contains(cause), "{logs}");
+    }
+
+    #[test]
+    fn a_refused_token_logs_why_at_a_level_fitting_the_reason() {
+        let cases = [
+            (TokenError::Expired, "DEBUG", "token expired"),
+            (TokenError::Malformed, "INFO", "malformed or forged token"),
+            (
+                TokenError::AccountInactive(domain::UserId(7)),
+                "INFO",
+                "token of user 7 whose account is deactivated",
+            ),
+            (
+                TokenError::AccountGone(domain::UserId(7)),
+                "INFO",
+                "token of user 7 whose account no longer exists",
+            ),
+            (
+                TokenError::IssuedBeforeReset(domain::UserId(7)),
+                "INFO",
+                "refresh token of user 7 issued before its password was reset",
+            ),
+            (
+                TokenError::OtherAccount {
+                    owner: domain::UserId(7),
+                    presenter: domain::UserId(8),
+                },
+                "WARN",
+                "token of user 7 presented by user 8",
+            ),
+        ];
+        for (reason, level, says) in cases {
+            let (_, logs) =
+                logs_of(|| ApiError::App(AppError::TokenInvalid(reason)).error_response());
+            assert!(
+                logs.contains(level) && logs.contains(says),
+                "{says}: {logs}"
+            );
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod authenticate;
 mod credentials;
+mod digest;
 pub mod error;
 pub mod login;
 pub mod logout;

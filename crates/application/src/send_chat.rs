@@ -2,18 +2,26 @@
 
 use std::{sync::Arc, time::Duration};
 
+use crate::{AppError, digest::sha256_hex};
 use chrono::{DateTime, Utc};
 use domain::{ChatMessage, Pricing, User};
 use ports::{
     ChatRecord, ChatRepository, ChatReservation, Clock, IdempotencyKey, Reservation, Responder,
-    ResponderError, Settlement,
+    ResponderError, Settlement, TokenError,
 };
-use sha2::{Digest, Sha256};
-
-use crate::AppError;
 
 /// Longest accepted `Idempotency-Key` header, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
+
+/// The error for an `Idempotency-Key` header that is not 1 to [`MAX_IDEMPOTENCY_KEY_BYTES`]
+/// visible ASCII characters, wherever that is found out (the HTTP edge for bytes that are not
+/// text, this use case for the rest).
+pub fn invalid_idempotency_key() -> AppError {
+    AppError::invalid_field(
+        "Idempotency-Key",
+        format!("Must be 1–{MAX_IDEMPOTENCY_KEY_BYTES} visible ASCII characters."),
+    )
+}
 
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_KEY_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
@@ -101,6 +109,14 @@ impl SendChat {
                         available,
                     });
                 }
+                // The account was deleted between authentication and now: the same answer as
+                // for a token whose account is gone, which is what the client's next request
+                // gets anyway. Not 402 (there is no balance) and not 500 (nothing is broken).
+                Reservation::UserNotFound => {
+                    return Err(AppError::TokenInvalid(TokenError::AccountGone(
+                        command.user.id,
+                    )));
+                }
                 Reservation::KeyReused => return Err(AppError::IdempotencyKeyReused),
                 Reservation::InProgress => {
                     let key = idempotency_key.as_deref().unwrap_or_default();
@@ -163,19 +179,13 @@ fn validate_key(key: String) -> Result<String, AppError> {
     if valid {
         Ok(key)
     } else {
-        Err(AppError::invalid_field(
-            "Idempotency-Key",
-            format!("Must be 1–{MAX_IDEMPOTENCY_KEY_BYTES} visible ASCII characters."),
-        ))
+        Err(invalid_idempotency_key())
     }
 }
 
 /// What makes two requests "the same" for idempotency: the validated message.
 fn fingerprint(message: &ChatMessage) -> String {
-    Sha256::digest(message.as_str().as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    sha256_hex(message.as_str().as_bytes())
 }
 
 #[cfg(test)]

@@ -14,12 +14,10 @@
 
 use std::{future::Future, net::IpAddr, sync::Arc, time::Duration};
 
+use crate::{AppError, digest::sha256_hex};
 use chrono::{DateTime, Utc};
 use domain::UsernameKey;
 use ports::{BucketUsage, Clock, ThrottleRepository};
-use sha2::{Digest, Sha256};
-
-use crate::AppError;
 
 /// Login limits; a limit of 0 disables that counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,16 +70,12 @@ pub fn address_key(ip: IpAddr) -> String {
 /// An opaque, fixed-size bucket name: storage never sees usernames or addresses, and a 60 KiB
 /// "username" costs the same 64 bytes as any other.
 fn bucket(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
+    let mut input = Vec::new();
     for part in parts {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
+        input.extend_from_slice(part.as_bytes());
+        input.push(0);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    sha256_hex(&input)
 }
 
 fn chrono_window(window: Duration) -> chrono::Duration {

@@ -58,6 +58,9 @@ pub enum Reservation {
         /// The balance at the time of the attempt.
         available: Tokens,
     },
+    /// No user has this id (the account was deleted after the caller authenticated); nothing was
+    /// written.
+    UserNotFound,
     /// The idempotency key already produced this chat; nothing was written or charged.
     Replay(ChatRecord),
     /// A request with the same idempotency key is still running; nothing was written.
@@ -97,7 +100,8 @@ pub enum Settlement {
 pub trait ChatRepository: Send + Sync {
     /// Step 1. In one transaction: claims the idempotency key if any, then debits the price only if
     /// the balance covers it and records the pending charge and its `chat_debit` entry. MUST never
-    /// take a balance below zero, whatever the concurrency.
+    /// take a balance below zero, whatever the concurrency. MUST return `UserNotFound`, never
+    /// `InsufficientTokens`, when the user does not exist.
     async fn reserve(&self, reservation: ChatReservation) -> Result<Reservation, StorageError>;
 
     /// Step 3, success. If `charge` is still pending: stores the chat, closes the charge and

@@ -3,7 +3,11 @@
 //! message, unless `CHAT_API_TEST_REQUIRE_ALL=1`, under which a skip fails the test.
 #![allow(clippy::expect_used)]
 
+pub mod problem_snapshot;
+
 use diesel::{Connection, PgConnection, RunQueryDsl};
+/// Re-exported for [`assert_problem_snapshot!`], so suites need no direct insta dependency.
+pub use insta;
 use tempfile::TempDir;
 
 /// URL of a PostgreSQL server (any database on it) on which tests may create databases.

@@ -1,4 +1,4 @@
-//! The admin panel's ports (issue 6) on [`DieselStorage`].
+//! [`DieselStorage`] as the admin panel's ports.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -9,8 +9,7 @@ use ports::{
     TokenAdjustment, UserSummary, Window,
 };
 
-use super::{Database, DieselStorage, models::AdminSessionRow, queries};
-use super::{error::classify, error::pool_unavailable, truncate_to_micros};
+use super::{DieselStorage, dispatch, models::AdminSessionRow, truncate_to_micros};
 
 fn chat_line((row, username): (super::models::ChatRow, String)) -> ChatLine {
     ChatLine {
@@ -26,15 +25,8 @@ impl AdminRepository for DieselStorage {
         today_start: DateTime<Utc>,
     ) -> Result<DashboardTotals, StorageError> {
         let start = today_start.naive_utc();
-        let row = self
-            .blocking(move |db| dispatch!(db, dashboard_totals(start)))
-            .await?;
-        Ok(DashboardTotals {
-            users: row.users,
-            chats_today: row.chats_today,
-            tokens_granted: row.tokens_granted,
-            tokens_spent: row.tokens_spent,
-        })
+        self.blocking(move |db| dispatch!(db, dashboard_totals(start)))
+            .await
     }
 
     async fn list_users(

@@ -6,17 +6,19 @@
 //! - [`DieselStorage`]: the ports, each call run on tokio's blocking pool so diesel never blocks the
 //!   request event loop.
 
+mod admin;
 mod error;
 mod models;
 pub mod pool;
 mod queries;
 mod schema;
+mod security;
 pub mod url;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use domain::{ChatMessage, Tokens, User, UserId, UsernameKey};
 use ports::{
     ChargeId, ChatRepository, ChatReservation, CreatedUser, LedgerRepository, LedgerTotals,
@@ -25,28 +27,32 @@ use ports::{
 };
 use uuid::Uuid;
 
-use self::error::{classify, pool_unavailable};
 pub use self::{
     pool::{Database, DatabaseError, PoolSettings},
     url::{DatabaseUrl, DatabaseUrlError},
 };
 
-/// Runs one query function on whichever backend `$db` is, on a pooled connection, mapping
-/// diesel and pool errors to [`StorageError`].
+/// Runs one query function on whichever backend `$db` (a [`Database`]) is, on a pooled
+/// connection, mapping diesel and pool errors to [`StorageError`]. Every path in it is absolute,
+/// so a caller imports the macro and nothing else.
 macro_rules! dispatch {
     ($db:expr, $function:ident($($arg:expr),* $(,)?)) => {
         match $db {
-            Database::Sqlite(pool) => {
-                let mut conn = pool.get().map_err(pool_unavailable)?;
-                queries::sqlite::$function(&mut conn, $($arg),*).map_err(classify)
+            $crate::storage::Database::Sqlite(pool) => {
+                let mut conn = pool.get().map_err($crate::storage::error::pool_unavailable)?;
+                $crate::storage::queries::sqlite::$function(&mut conn, $($arg),*)
+                    .map_err($crate::storage::error::classify)
             }
-            Database::Postgres(pool) => {
-                let mut conn = pool.get().map_err(pool_unavailable)?;
-                queries::postgres::$function(&mut conn, $($arg),*).map_err(classify)
+            $crate::storage::Database::Postgres(pool) => {
+                let mut conn = pool.get().map_err($crate::storage::error::pool_unavailable)?;
+                $crate::storage::queries::postgres::$function(&mut conn, $($arg),*)
+                    .map_err($crate::storage::error::classify)
             }
         }
     };
 }
+
+pub(crate) use dispatch;
 
 /// How many expired charges one sweep refunds at most; the next sweep takes the rest.
 const SWEEP_BATCH: i64 = 500;
@@ -228,10 +234,3 @@ fn truncate_to_micros(at: DateTime<Utc>) -> chrono::NaiveDateTime {
         .with_nanosecond(naive.and_utc().timestamp_subsec_micros() * 1_000)
         .unwrap_or(naive)
 }
-
-use chrono::Timelike;
-
-/// The admin panel's ports; declared after `dispatch!` so the macro is in scope.
-mod admin;
-/// The revocation and throttle ports; declared after `dispatch!` so the macro is in scope.
-mod security;

@@ -177,16 +177,3 @@ pub struct AdminSessionRow {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
 }
-
-/// The dashboard's sums, read in one statement.
-#[derive(Debug, Clone, QueryableByName)]
-pub struct DashboardRow {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub users: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub chats_today: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub tokens_granted: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    pub tokens_spent: i64,
-}

@@ -8,7 +8,7 @@ use ports::{
 };
 use uuid::Uuid;
 
-use super::{Database, DieselStorage, classify, pool_unavailable, queries, truncate_to_micros};
+use super::{DieselStorage, dispatch, truncate_to_micros};
 
 #[async_trait]
 impl RevocationRepository for DieselStorage {

@@ -80,7 +80,7 @@ test_support::backend_tests! {
         assert_eq!(refused, Reservation::InsufficientTokens { available: Tokens::new(50) });
         assert_eq!(balance(&store.storage, user.id).await, 50);
         let unknown = store.storage.reserve(reservation(UserId(424_242), 100, 60)).await.unwrap();
-        assert_eq!(unknown, Reservation::InsufficientTokens { available: Tokens::ZERO });
+        assert_eq!(unknown, Reservation::UserNotFound);
         assert_ledger_consistent(&store.storage).await;
     }
 

@@ -1,9 +1,17 @@
 //! Request bodies: JSON or `application/x-www-form-urlencoded` (as DRF accepts both), at most
 //! 64 KiB, read into named fields with DRF-style per-field errors.
+//!
+//! The size limit is enforced twice: a declared `Content-Length` over it is refused before a byte
+//! is read, and actix's limited reader stops a body without one (chunked) once it passes it.
+//! Both answer 413 problem+json rather than actix's plain-text error.
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{
+    FromRequest, HttpRequest,
+    body::{self, BodyStream},
+    dev::Payload,
+    http::header,
+};
 use domain::FieldErrors;
-use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
 use crate::problem::ApiError;
@@ -34,6 +42,21 @@ impl FormOrJson {
                 errors.add(name, "This field is required.");
                 None
             }
+        }
+    }
+
+    /// The named string fields, or a validation error naming every missing or mistyped one (all
+    /// of them, as DRF reports, not just the first).
+    pub fn required_strings<const N: usize>(
+        &self,
+        names: [&str; N],
+    ) -> Result<[String; N], ApiError> {
+        let mut errors = FieldErrors::new();
+        let values = names.map(|name| self.string(name, &mut errors).unwrap_or_default());
+        if errors.is_empty() {
+            Ok(values)
+        } else {
+            Err(application::AppError::Validation(errors).into())
         }
     }
 
@@ -100,24 +123,18 @@ impl FromRequest for FormOrJson {
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<usize>().ok());
-        let mut stream = payload.take();
+        let stream = BodyStream::new(payload.take());
         Box::pin(async move {
+            let too_large = ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            };
             if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
-                return Err(ApiError::PayloadTooLarge {
-                    limit: MAX_BODY_BYTES,
-                });
+                return Err(too_large);
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk
-                    .map_err(|e| ApiError::MalformedBody(format!("could not read body: {e}")))?;
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(ApiError::PayloadTooLarge {
-                        limit: MAX_BODY_BYTES,
-                    });
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = body::to_bytes_limited(stream, MAX_BODY_BYTES)
+                .await
+                .map_err(|_| too_large)?
+                .map_err(|e| ApiError::MalformedBody(format!("could not read body: {e}")))?;
             Self::parse(&content_type, &body)
         })
     }
@@ -269,6 +286,82 @@ mod tests {
                 prop_assert_eq!(read.as_ref(), Some(value));
             }
         }
+    }
+
+    #[test]
+    fn required_strings_reports_every_missing_or_mistyped_field_at_once() {
+        let body = fields("application/json", r#"{"username": "jo", "password": 5}"#).unwrap();
+        assert_eq!(body.required_strings(["username"]).unwrap(), ["jo"]);
+        match body.required_strings(["username", "password", "email"]) {
+            Err(ApiError::App(application::AppError::Validation(errors))) => {
+                let mut names: Vec<_> = errors.fields().keys().cloned().collect();
+                names.sort();
+                assert_eq!(names, ["email", "password"]);
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    /// Extracts a body sent in `chunks` with the given headers, the way a handler would.
+    async fn extract(
+        headers: &[(header::HeaderName, &str)],
+        chunks: Vec<Vec<u8>>,
+    ) -> Result<FormOrJson, ApiError> {
+        let mut request = actix_web::test::TestRequest::post();
+        for (name, value) in headers {
+            request = request.insert_header((name.clone(), *value));
+        }
+        let (request, _) = request.to_http_parts();
+        let stream = futures_util::stream::iter(
+            chunks
+                .into_iter()
+                .map(|chunk| Ok(actix_web::web::Bytes::from(chunk))),
+        );
+        let mut payload: Payload = Payload::Stream {
+            payload: Box::pin(stream),
+        };
+        FormOrJson::from_request(&request, &mut payload).await
+    }
+
+    const JSON: (header::HeaderName, &str) = (header::CONTENT_TYPE, "application/json");
+
+    #[actix_web::test]
+    async fn a_chunked_body_is_read_whole_up_to_the_limit() {
+        let chunks = vec![b"{\"message\":".to_vec(), b" \"hi\"}".to_vec()];
+        let parsed = extract(&[JSON], chunks).await;
+        let mut errors = FieldErrors::new();
+        assert_eq!(
+            parsed.unwrap().string("message", &mut errors),
+            Some("hi".into())
+        );
+        // Whitespace only: read in full (not refused as too large), then not valid JSON.
+        assert!(matches!(
+            extract(&[JSON], vec![vec![b' '; MAX_BODY_BYTES]]).await,
+            Err(ApiError::MalformedBody(_))
+        ));
+    }
+
+    #[actix_web::test]
+    async fn a_chunked_body_past_the_limit_is_refused_as_too_large() {
+        let half = vec![b' '; MAX_BODY_BYTES / 2];
+        assert!(matches!(
+            extract(&[JSON], vec![half.clone(), half, b" ".to_vec()]).await,
+            Err(ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES
+            })
+        ));
+    }
+
+    #[actix_web::test]
+    async fn a_declared_length_past_the_limit_is_refused_whatever_is_sent() {
+        let too_long = (MAX_BODY_BYTES + 1).to_string();
+        let headers = [JSON, (header::CONTENT_LENGTH, too_long.as_str())];
+        assert!(matches!(
+            extract(&headers, vec![b"{}".to_vec()]).await,
+            Err(ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES
+            })
+        ));
     }
 
     #[test]

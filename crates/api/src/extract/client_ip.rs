@@ -10,56 +10,30 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header::HeaderMap, web};
 use futures_util::future::{Ready, ready};
+use ipnet::IpNet;
 
 use crate::problem::ApiError;
 
-/// One entry of `server.trusted_proxies`: an address or a CIDR block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Block {
-    network: IpAddr,
-    prefix: u8,
-}
-
-impl Block {
-    fn parse(entry: &str) -> Result<Self, String> {
-        let (address, prefix) = match entry.split_once('/') {
-            Some((address, prefix)) => (address, Some(prefix)),
-            None => (entry, None),
-        };
-        let network: IpAddr = address
+/// One entry of `server.trusted_proxies`: an address (a block of one) or a CIDR block. IPv4-mapped
+/// IPv6 addresses are read as IPv4, as peers are (see [`canonical`]).
+fn parse_block(entry: &str) -> Result<IpNet, String> {
+    let (address, prefix) = match entry.split_once('/') {
+        Some((address, prefix)) => (address, Some(prefix)),
+        None => (entry, None),
+    };
+    let address: IpAddr = address
+        .trim()
+        .parse()
+        .map_err(|_| format!("{entry:?} is not an IP address or CIDR block"))?;
+    let address = canonical(address);
+    match prefix {
+        None => Ok(IpNet::from(address)),
+        Some(prefix) => prefix
             .trim()
-            .parse()
-            .map_err(|_| format!("{entry:?} is not an IP address or CIDR block"))?;
-        let network = canonical(network);
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(prefix) => prefix
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{entry:?} has an invalid prefix length"))?,
-            None => max,
-        };
-        Ok(Self { network, prefix })
-    }
-
-    fn contains(&self, ip: IpAddr) -> bool {
-        match (self.network, canonical(ip)) {
-            (IpAddr::V4(network), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(network) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(network), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(network) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
+            .parse::<u8>()
+            .ok()
+            .and_then(|prefix| IpNet::new(address, prefix).ok())
+            .ok_or_else(|| format!("{entry:?} has an invalid prefix length")),
     }
 }
 
@@ -83,7 +57,7 @@ fn parse_hop(entry: &str) -> Option<IpAddr> {
 
 /// The proxies whose `X-Forwarded-For` is believed (`server.trusted_proxies`).
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<Block>);
+pub struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
     /// Parses the configured entries; blank entries (an empty environment variable) are skipped.
@@ -92,13 +66,14 @@ impl TrustedProxies {
             .iter()
             .flat_map(|entry| entry.split(','))
             .filter(|entry| !entry.trim().is_empty())
-            .map(Block::parse)
+            .map(parse_block)
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|block| block.contains(ip))
+        let ip = canonical(ip);
+        self.0.iter().any(|block| block.contains(&ip))
     }
 
     /// The client address for a request from `peer` with these headers.
@@ -232,5 +207,22 @@ mod tests {
             assert!(TrustedProxies::parse(&[bad.to_owned()]).is_err(), "{bad}");
         }
         assert!(proxies(&["0.0.0.0/0"]).trusts(ip("8.8.8.8")));
+    }
+
+    #[test]
+    fn blocks_match_by_prefix_whatever_their_host_bits() {
+        let trusted = proxies(&["10.1.2.3/8", "2001:db8::1/32", "::ffff:192.0.2.1"]);
+        assert!(trusted.trusts(ip("10.200.0.1")));
+        assert!(!trusted.trusts(ip("11.0.0.1")));
+        assert!(trusted.trusts(ip("2001:db8:ffff::9")));
+        assert!(!trusted.trusts(ip("2001:db9::1")));
+        assert!(
+            trusted.trusts(ip("192.0.2.1")),
+            "a mapped entry is an IPv4 entry"
+        );
+        assert!(
+            trusted.trusts(ip("::ffff:10.9.9.9")),
+            "a mapped peer is an IPv4 peer"
+        );
     }
 }

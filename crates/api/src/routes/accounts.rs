@@ -1,7 +1,7 @@
-//! `/register/`, `/login/`, `/token/refresh/`, `/logout/`.
+//! `/register/`, `/login/`, `/token/refresh/`, `/logout/`. Their routes add `Cache-Control:
+//! no-store` to every response (see `auth_route`), so the handlers here do not.
 
-use actix_web::{HttpResponse, http::header, web};
-use domain::FieldErrors;
+use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use serde_json::json;
 
@@ -11,27 +11,6 @@ use crate::{
     state::AppState,
 };
 
-/// Reads the named string fields, or fails with every missing or mistyped one.
-pub(super) fn required_strings<const N: usize>(
-    body: &FormOrJson,
-    names: [&str; N],
-) -> Result<[String; N], ApiError> {
-    let mut errors = FieldErrors::new();
-    let values = names.map(|name| body.string(name, &mut errors).unwrap_or_default());
-    if errors.is_empty() {
-        Ok(values)
-    } else {
-        Err(application::AppError::Validation(errors).into())
-    }
-}
-
-/// Credentials and tokens must never sit in a cache.
-fn no_store(status: actix_web::http::StatusCode) -> actix_web::HttpResponseBuilder {
-    let mut response = HttpResponse::build(status);
-    response.insert_header((header::CACHE_CONTROL, "no-store"));
-    response
-}
-
 /// `POST /register/` → 201 `{"message": "You've been registered"}`.
 /// Throttled per client IP (`throttle.signup_per_ip`).
 pub async fn register(
@@ -39,13 +18,12 @@ pub async fn register(
     ClientIp(ip): ClientIp,
     body: FormOrJson,
 ) -> Result<HttpResponse, ApiError> {
-    let [username, password] = required_strings(&body, ["username", "password"])?;
+    let [username, password] = body.required_strings(["username", "password"])?;
     state
         .signup_throttle
         .attempt(ip, state.register.execute(&username, &password, false))
         .await?;
-    Ok(no_store(actix_web::http::StatusCode::CREATED)
-        .json(json!({"message": "You've been registered"})))
+    Ok(HttpResponse::Created().json(json!({"message": "You've been registered"})))
 }
 
 /// `POST /login/` → `{"user", "access_token", "refresh_token"}`.
@@ -56,18 +34,16 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     body: FormOrJson,
 ) -> Result<HttpResponse, ApiError> {
-    let [username, password] = required_strings(&body, ["username", "password"])?;
+    let [username, password] = body.required_strings(["username", "password"])?;
     let tokens = state
         .login_throttle
         .attempt(&username, ip, state.login.execute(&username, &password))
         .await?;
-    Ok(
-        no_store(actix_web::http::StatusCode::OK).json(LoginResponse {
-            user: tokens.username,
-            access_token: tokens.access_token,
-            refresh_token: tokens.refresh_token,
-        }),
-    )
+    Ok(HttpResponse::Ok().json(LoginResponse {
+        user: tokens.username,
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+    }))
 }
 
 /// The seed's login body, fields in the seed's order.
@@ -84,14 +60,12 @@ pub async fn refresh(
     state: web::Data<AppState>,
     body: FormOrJson,
 ) -> Result<HttpResponse, ApiError> {
-    let [refresh] = required_strings(&body, ["refresh"])?;
+    let [refresh] = body.required_strings(["refresh"])?;
     let refreshed = state.refresh.execute(&refresh).await?;
-    Ok(
-        no_store(actix_web::http::StatusCode::OK).json(RefreshResponse {
-            access_token: refreshed.access_token,
-            refresh_token: refreshed.refresh_token,
-        }),
-    )
+    Ok(HttpResponse::Ok().json(RefreshResponse {
+        access_token: refreshed.access_token,
+        refresh_token: refreshed.refresh_token,
+    }))
 }
 
 /// The seed's refresh body; `refresh_token` only when rotating (old clients ignore it).
@@ -109,7 +83,7 @@ pub async fn logout(
     CurrentUser(user): CurrentUser,
     body: FormOrJson,
 ) -> Result<HttpResponse, ApiError> {
-    let [refresh] = required_strings(&body, ["refresh"])?;
+    let [refresh] = body.required_strings(["refresh"])?;
     state.logout.execute(&user, &refresh).await?;
-    Ok(no_store(actix_web::http::StatusCode::NO_CONTENT).finish())
+    Ok(HttpResponse::NoContent().finish())
 }

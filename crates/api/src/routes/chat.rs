@@ -1,12 +1,11 @@
 //! `/chatView/` and `/token_balance/`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use application::{AppError, SendChatCommand};
+use application::{AppError, SendChatCommand, send_chat::invalid_idempotency_key};
 use chrono::SecondsFormat;
 use serde::Serialize;
 use serde_json::json;
 
-use super::accounts::required_strings;
 use crate::{
     extract::{CurrentUser, FormOrJson},
     problem::ApiError,
@@ -23,12 +22,15 @@ pub async fn send(
     request: HttpRequest,
     body: FormOrJson,
 ) -> Result<HttpResponse, ApiError> {
-    let [message] = required_strings(&body, ["message"])?;
+    let [message] = body.required_strings(["message"])?;
     let idempotency_key = match request.headers().get("Idempotency-Key") {
         None => None,
-        Some(value) => Some(value.to_str().map(str::to_owned).map_err(|_| {
-            AppError::invalid_field("Idempotency-Key", "Must be 1–255 visible ASCII characters.")
-        })?),
+        Some(value) => Some(
+            value
+                .to_str()
+                .map(str::to_owned)
+                .map_err(|_| invalid_idempotency_key())?,
+        ),
     };
     let send_chat = state.send_chat.clone();
     let command = SendChatCommand {

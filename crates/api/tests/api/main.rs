@@ -10,6 +10,7 @@ mod admin_browser;
 mod bad_input;
 mod concurrency;
 mod idempotency;
+mod problem_snapshots;
 mod processes;
 mod responder_failures;
 mod restart;

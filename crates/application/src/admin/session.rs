@@ -12,11 +12,10 @@ use domain::{PlainPassword, User};
 use ports::{
     AdminSessionRepository, Clock, NewAdminSession, PasswordHasher, SecretGenerator, UserRepository,
 };
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::AdminError;
-use crate::{credentials::user_with_password, throttle::LoginThrottle};
+use crate::{credentials::user_with_password, digest::sha256_hex, throttle::LoginThrottle};
 
 /// What the browser gets at login.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,10 +49,7 @@ pub struct AdminAuth {
 /// The stored form of a session id: its SHA-256 in hex. A database leak then yields no usable
 /// session, and lookups by hash need no constant-time comparison (the hash is the key).
 pub fn hash_session_id(session_id: &str) -> String {
-    Sha256::digest(session_id.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    sha256_hex(session_id.as_bytes())
 }
 
 /// Whether a submitted CSRF token equals the expected one, compared in constant time so response

@@ -115,6 +115,22 @@ fn insufficient_tokens_spares_the_responder_and_reports_both_numbers() {
 }
 
 #[test]
+fn an_account_deleted_after_authentication_is_an_invalid_token_not_a_balance() {
+    let mut chats = MockChatRepository::new();
+    chats
+        .expect_reserve()
+        .times(1)
+        .returning(|_| Ok(Reservation::UserNotFound));
+    let result = send(chats, silent_responder(), command("Hello", None));
+    assert_eq!(
+        result,
+        Err(AppError::TokenInvalid(ports::TokenError::AccountGone(
+            UserId(1)
+        )))
+    );
+}
+
+#[test]
 fn a_responder_failure_refunds_and_reports_bad_gateway() {
     let mut chats = MockChatRepository::new();
     chats

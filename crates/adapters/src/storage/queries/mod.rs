@@ -3,67 +3,38 @@
 //! [`postgres`], each taking its own concrete connection type. Concrete connections (rather than
 //! a `MultiConnection`) give both backends their full diesel API: `BEGIN IMMEDIATE` on SQLite,
 //! `ON CONFLICT` and `RETURNING` on both.
+//!
+//! Each macro expands into a module of its own (`sqlite::chats`, `postgres::chats`, …) that
+//! imports exactly what its queries use; the backend module re-exports every group's functions so
+//! callers name a query by backend and function only.
 
-#[macro_use]
 mod admin;
-#[macro_use]
 mod audit;
-#[macro_use]
 mod chats;
-#[macro_use]
 mod security;
-#[macro_use]
 mod settings;
-#[macro_use]
 mod users;
 
 /// Queries on SQLite connections.
 pub mod sqlite {
-    use super::prelude::*;
-    admin_queries!(diesel::SqliteConnection);
-    audit_queries!(diesel::SqliteConnection);
-    chat_queries!(diesel::SqliteConnection);
-    security_queries!(diesel::SqliteConnection);
-    settings_queries!(diesel::SqliteConnection);
-    user_queries!(diesel::SqliteConnection);
+    super::admin::admin_queries!(diesel::SqliteConnection);
+    super::audit::audit_queries!(diesel::SqliteConnection);
+    super::chats::chat_queries!(diesel::SqliteConnection);
+    super::security::security_queries!(diesel::SqliteConnection);
+    super::settings::settings_queries!(diesel::SqliteConnection);
+    super::users::user_queries!(diesel::SqliteConnection);
+
+    pub use self::{admin::*, audit::*, chats::*, security::*, settings::*, users::*};
 }
 
 /// Queries on PostgreSQL connections.
 pub mod postgres {
-    use super::prelude::*;
-    admin_queries!(diesel::PgConnection);
-    audit_queries!(diesel::PgConnection);
-    chat_queries!(diesel::PgConnection);
-    security_queries!(diesel::PgConnection);
-    settings_queries!(diesel::PgConnection);
-    user_queries!(diesel::PgConnection);
-}
+    super::admin::admin_queries!(diesel::PgConnection);
+    super::audit::audit_queries!(diesel::PgConnection);
+    super::chats::chat_queries!(diesel::PgConnection);
+    super::security::security_queries!(diesel::PgConnection);
+    super::settings::settings_queries!(diesel::PgConnection);
+    super::users::user_queries!(diesel::PgConnection);
 
-/// What the query macros refer to, imported once into each backend module.
-mod prelude {
-    pub use chrono::NaiveDateTime;
-    pub use diesel::{prelude::*, result::QueryResult};
-    pub use domain::{LedgerEntryKind, Tokens, User, UserId, UsernameKey};
-    pub use ports::{Adjusted, TokenAdjustment};
-    pub use ports::{
-        ChargeId, ChatReservation, CreatedUser, NewUser, Reservation, Settlement, UserCredentials,
-    };
-    pub use ports::{RefreshTokenRecord, Rotation};
-    pub use uuid::Uuid;
-
-    pub use super::admin::escape_like;
-
-    pub use crate::storage::{
-        error::is_unique_violation,
-        models::*,
-        pool::WriteTransaction,
-        schema::{
-            admin_sessions, chat_charges, chats, idempotency_keys, ledger_entries, server_settings,
-            users,
-        },
-    };
-    pub use crate::storage::{
-        queries::security::{REASON_LOGOUT, REASON_REUSE_DETECTED, REASON_ROTATED},
-        schema::{revoked_token_families, revoked_tokens, throttle_events},
-    };
+    pub use self::{admin::*, audit::*, chats::*, security::*, settings::*, users::*};
 }

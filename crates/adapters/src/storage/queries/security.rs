@@ -8,176 +8,197 @@ pub const REASON_LOGOUT: &str = "logout";
 /// `revoked_token_families.reason` of a family ended because a rotated-out token was replayed.
 pub const REASON_REUSE_DETECTED: &str = "reuse_detected";
 
-/// Defines the revocation and throttle queries for the connection type `$conn`.
+/// Defines `mod security`: the revocation and throttle queries for the connection type `$conn`.
 macro_rules! security_queries {
     ($conn:ty) => {
-        /// Whether the token or its family may no longer be used.
-        pub fn is_token_revoked(conn: &mut $conn, jti: &str, family: &str) -> QueryResult<bool> {
-            let token = diesel::select(diesel::dsl::exists(revoked_tokens::table.find(jti)))
-                .get_result::<bool>(conn)?;
-            if token {
-                return Ok(true);
+        /// The revocation and throttle queries.
+        pub mod security {
+            use chrono::NaiveDateTime;
+            use diesel::prelude::*;
+            use ports::{RefreshTokenRecord, Rotation};
+
+            use crate::storage::{
+                pool::WriteTransaction,
+                queries::security::{REASON_LOGOUT, REASON_REUSE_DETECTED, REASON_ROTATED},
+                schema::{revoked_token_families, revoked_tokens, throttle_events},
+            };
+
+            /// Whether the token or its family may no longer be used.
+            pub fn is_token_revoked(
+                conn: &mut $conn,
+                jti: &str,
+                family: &str,
+            ) -> QueryResult<bool> {
+                let token = diesel::select(diesel::dsl::exists(revoked_tokens::table.find(jti)))
+                    .get_result::<bool>(conn)?;
+                if token {
+                    return Ok(true);
+                }
+                diesel::select(diesel::dsl::exists(
+                    revoked_token_families::table.find(family),
+                ))
+                .get_result::<bool>(conn)
             }
-            diesel::select(diesel::dsl::exists(
-                revoked_token_families::table.find(family),
-            ))
-            .get_result::<bool>(conn)
-        }
 
-        /// Revokes a whole family unless it already is; the first reason is kept.
-        fn revoke_family(
-            conn: &mut $conn,
-            token: &RefreshTokenRecord,
-            reason: &str,
-            now: NaiveDateTime,
-        ) -> QueryResult<()> {
-            diesel::insert_into(revoked_token_families::table)
-                .values((
-                    revoked_token_families::family.eq(token.family.to_string()),
-                    revoked_token_families::user_id.eq(token.user_id.0),
-                    revoked_token_families::reason.eq(reason),
-                    revoked_token_families::revoked_at.eq(now),
-                    revoked_token_families::expires_at.eq(token.family_expires_at.naive_utc()),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .map(drop)
-        }
+            /// Revokes a whole family unless it already is; the first reason is kept.
+            fn revoke_family(
+                conn: &mut $conn,
+                token: &RefreshTokenRecord,
+                reason: &str,
+                now: NaiveDateTime,
+            ) -> QueryResult<()> {
+                diesel::insert_into(revoked_token_families::table)
+                    .values((
+                        revoked_token_families::family.eq(token.family.to_string()),
+                        revoked_token_families::user_id.eq(token.user_id.0),
+                        revoked_token_families::reason.eq(reason),
+                        revoked_token_families::revoked_at.eq(now),
+                        revoked_token_families::expires_at.eq(token.family_expires_at.naive_utc()),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .map(drop)
+            }
 
-        /// Revokes one token unless it already is; returns whether this call revoked it.
-        fn revoke_token(
-            conn: &mut $conn,
-            token: &RefreshTokenRecord,
-            reason: &str,
-            now: NaiveDateTime,
-        ) -> QueryResult<bool> {
-            diesel::insert_into(revoked_tokens::table)
-                .values((
-                    revoked_tokens::jti.eq(token.jti.to_string()),
-                    revoked_tokens::family.eq(token.family.to_string()),
-                    revoked_tokens::user_id.eq(token.user_id.0),
-                    revoked_tokens::reason.eq(reason),
-                    revoked_tokens::revoked_at.eq(now),
-                    revoked_tokens::expires_at.eq(token.jti_expires_at.naive_utc()),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .map(|inserted| inserted == 1)
-        }
+            /// Revokes one token unless it already is; returns whether this call revoked it.
+            fn revoke_token(
+                conn: &mut $conn,
+                token: &RefreshTokenRecord,
+                reason: &str,
+                now: NaiveDateTime,
+            ) -> QueryResult<bool> {
+                diesel::insert_into(revoked_tokens::table)
+                    .values((
+                        revoked_tokens::jti.eq(token.jti.to_string()),
+                        revoked_tokens::family.eq(token.family.to_string()),
+                        revoked_tokens::user_id.eq(token.user_id.0),
+                        revoked_tokens::reason.eq(reason),
+                        revoked_tokens::revoked_at.eq(now),
+                        revoked_tokens::expires_at.eq(token.jti_expires_at.naive_utc()),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .map(|inserted| inserted == 1)
+            }
 
-        /// Rotates a refresh token out. The insert decides the race: of concurrent calls with one
-        /// token exactly one inserts its row; the others find it and revoke the family.
-        pub fn rotate_out(
-            conn: &mut $conn,
-            token: &RefreshTokenRecord,
-            now: NaiveDateTime,
-        ) -> QueryResult<Rotation> {
-            let family = token.family.to_string();
-            let jti = token.jti.to_string();
-            conn.write_transaction(|conn| {
-                let family_revoked = diesel::select(diesel::dsl::exists(
-                    revoked_token_families::table.find(&family),
-                ))
-                .get_result::<bool>(conn)?;
-                if family_revoked {
-                    return Ok(Rotation::Revoked);
-                }
-                if revoke_token(conn, token, REASON_ROTATED, now)? {
-                    return Ok(Rotation::Rotated);
-                }
-                let reason: String = revoked_tokens::table
-                    .find(&jti)
-                    .select(revoked_tokens::reason)
-                    .first(conn)?;
-                if reason == REASON_ROTATED {
-                    revoke_family(conn, token, REASON_REUSE_DETECTED, now)?;
-                    Ok(Rotation::ReuseDetected)
-                } else {
-                    Ok(Rotation::Revoked)
-                }
-            })
-        }
-
-        /// Logout: revokes the token and its family.
-        pub fn revoke_refresh(
-            conn: &mut $conn,
-            token: &RefreshTokenRecord,
-            now: NaiveDateTime,
-        ) -> QueryResult<()> {
-            conn.write_transaction(|conn| {
-                revoke_token(conn, token, REASON_LOGOUT, now)?;
-                revoke_family(conn, token, REASON_LOGOUT, now)
-            })
-        }
-
-        /// Deletes revocations that expired before `now`.
-        pub fn prune_revocations(conn: &mut $conn, now: NaiveDateTime) -> QueryResult<u64> {
-            conn.write_transaction(|conn| {
-                let tokens = diesel::delete(
-                    revoked_tokens::table.filter(revoked_tokens::expires_at.lt(now)),
-                )
-                .execute(conn)?;
-                let families = diesel::delete(
-                    revoked_token_families::table
-                        .filter(revoked_token_families::expires_at.lt(now)),
-                )
-                .execute(conn)?;
-                Ok(u64::try_from(tokens + families).unwrap_or(u64::MAX))
-            })
-        }
-
-        /// Count and oldest event of each bucket since `since`.
-        pub fn throttle_usage(
-            conn: &mut $conn,
-            buckets: &[String],
-            since: NaiveDateTime,
-        ) -> QueryResult<Vec<(i64, Option<NaiveDateTime>)>> {
-            buckets
-                .iter()
-                .map(|bucket| {
-                    throttle_events::table
-                        .filter(throttle_events::bucket.eq(bucket))
-                        .filter(throttle_events::occurred_at.gt(since))
-                        .select((
-                            diesel::dsl::count_star(),
-                            diesel::dsl::min(throttle_events::occurred_at),
-                        ))
-                        .first::<(i64, Option<NaiveDateTime>)>(conn)
+            /// Rotates a refresh token out. The insert decides the race: of concurrent calls with
+            /// one token exactly one inserts its row; the others find it and revoke the family.
+            pub fn rotate_out(
+                conn: &mut $conn,
+                token: &RefreshTokenRecord,
+                now: NaiveDateTime,
+            ) -> QueryResult<Rotation> {
+                let family = token.family.to_string();
+                let jti = token.jti.to_string();
+                conn.write_transaction(|conn| {
+                    let family_revoked = diesel::select(diesel::dsl::exists(
+                        revoked_token_families::table.find(&family),
+                    ))
+                    .get_result::<bool>(conn)?;
+                    if family_revoked {
+                        return Ok(Rotation::Revoked);
+                    }
+                    if revoke_token(conn, token, REASON_ROTATED, now)? {
+                        return Ok(Rotation::Rotated);
+                    }
+                    let reason: String = revoked_tokens::table
+                        .find(&jti)
+                        .select(revoked_tokens::reason)
+                        .first(conn)?;
+                    if reason == REASON_ROTATED {
+                        revoke_family(conn, token, REASON_REUSE_DETECTED, now)?;
+                        Ok(Rotation::ReuseDetected)
+                    } else {
+                        Ok(Rotation::Revoked)
+                    }
                 })
-                .collect()
-        }
+            }
 
-        /// One event in each bucket, atomically.
-        pub fn throttle_record(
-            conn: &mut $conn,
-            buckets: &[String],
-            at: NaiveDateTime,
-        ) -> QueryResult<()> {
-            conn.write_transaction(|conn| {
-                for bucket in buckets {
-                    diesel::insert_into(throttle_events::table)
-                        .values((
-                            throttle_events::bucket.eq(bucket),
-                            throttle_events::occurred_at.eq(at),
-                        ))
-                        .execute(conn)?;
-                }
-                Ok(())
-            })
-        }
+            /// Logout: revokes the token and its family.
+            pub fn revoke_refresh(
+                conn: &mut $conn,
+                token: &RefreshTokenRecord,
+                now: NaiveDateTime,
+            ) -> QueryResult<()> {
+                conn.write_transaction(|conn| {
+                    revoke_token(conn, token, REASON_LOGOUT, now)?;
+                    revoke_family(conn, token, REASON_LOGOUT, now)
+                })
+            }
 
-        /// Forgets one bucket.
-        pub fn throttle_clear(conn: &mut $conn, bucket: &str) -> QueryResult<()> {
-            diesel::delete(throttle_events::table.filter(throttle_events::bucket.eq(bucket)))
-                .execute(conn)
-                .map(drop)
-        }
+            /// Deletes revocations that expired before `now`.
+            pub fn prune_revocations(conn: &mut $conn, now: NaiveDateTime) -> QueryResult<u64> {
+                conn.write_transaction(|conn| {
+                    let tokens = diesel::delete(
+                        revoked_tokens::table.filter(revoked_tokens::expires_at.lt(now)),
+                    )
+                    .execute(conn)?;
+                    let families = diesel::delete(
+                        revoked_token_families::table
+                            .filter(revoked_token_families::expires_at.lt(now)),
+                    )
+                    .execute(conn)?;
+                    Ok(u64::try_from(tokens + families).unwrap_or(u64::MAX))
+                })
+            }
 
-        /// Deletes events older than `before`.
-        pub fn throttle_prune(conn: &mut $conn, before: NaiveDateTime) -> QueryResult<u64> {
-            diesel::delete(throttle_events::table.filter(throttle_events::occurred_at.lt(before)))
+            /// Count and oldest event of each bucket since `since`.
+            pub fn throttle_usage(
+                conn: &mut $conn,
+                buckets: &[String],
+                since: NaiveDateTime,
+            ) -> QueryResult<Vec<(i64, Option<NaiveDateTime>)>> {
+                buckets
+                    .iter()
+                    .map(|bucket| {
+                        throttle_events::table
+                            .filter(throttle_events::bucket.eq(bucket))
+                            .filter(throttle_events::occurred_at.gt(since))
+                            .select((
+                                diesel::dsl::count_star(),
+                                diesel::dsl::min(throttle_events::occurred_at),
+                            ))
+                            .first::<(i64, Option<NaiveDateTime>)>(conn)
+                    })
+                    .collect()
+            }
+
+            /// One event in each bucket, atomically.
+            pub fn throttle_record(
+                conn: &mut $conn,
+                buckets: &[String],
+                at: NaiveDateTime,
+            ) -> QueryResult<()> {
+                conn.write_transaction(|conn| {
+                    for bucket in buckets {
+                        diesel::insert_into(throttle_events::table)
+                            .values((
+                                throttle_events::bucket.eq(bucket),
+                                throttle_events::occurred_at.eq(at),
+                            ))
+                            .execute(conn)?;
+                    }
+                    Ok(())
+                })
+            }
+
+            /// Forgets one bucket.
+            pub fn throttle_clear(conn: &mut $conn, bucket: &str) -> QueryResult<()> {
+                diesel::delete(throttle_events::table.filter(throttle_events::bucket.eq(bucket)))
+                    .execute(conn)
+                    .map(drop)
+            }
+
+            /// Deletes events older than `before`.
+            pub fn throttle_prune(conn: &mut $conn, before: NaiveDateTime) -> QueryResult<u64> {
+                diesel::delete(
+                    throttle_events::table.filter(throttle_events::occurred_at.lt(before)),
+                )
                 .execute(conn)
                 .map(|n| u64::try_from(n).unwrap_or(u64::MAX))
+            }
         }
     };
 }
+
+pub(super) use security_queries;
