@@ -9,7 +9,7 @@ use std::time::Duration;
 use adapters::storage::{Database, DatabaseUrl, DieselStorage, PoolSettings};
 use chrono::{TimeZone, Utc};
 use diesel::{Connection, PgConnection, SqliteConnection, connection::SimpleConnection};
-use domain::{Tokens, UserId, Username};
+use domain::{AccountRole, Tokens, UserId, Username};
 use ports::{
     ChatRepository, ChatReservation, CreatedUser, IdempotencyKey, NewUser, PasswordHash,
     Reservation, StorageError, UserRepository,
@@ -29,7 +29,7 @@ async fn user_with_tokens(storage: &DieselStorage, tokens: i64) -> UserId {
         .create(NewUser {
             username: Username::parse("erin").unwrap(),
             password_hash: PasswordHash("$2b$04$hash".into()),
-            is_superuser: false,
+            role: AccountRole::User,
             joined_at: Utc::now(),
             signup_grant: Tokens::new(tokens),
         })

@@ -16,4 +16,4 @@ pub mod state;
 pub mod telemetry;
 
 pub use settings::Settings;
-pub use startup::{Application, Overrides, StartupError};
+pub use startup::{Application, ApplicationBuilder, StartupError};

@@ -6,8 +6,8 @@ use crate::{AppError, digest::sha256_hex};
 use chrono::{DateTime, Utc};
 use domain::{ChatMessage, Pricing, User};
 use ports::{
-    ChatRecord, ChatRepository, ChatReservation, Clock, IdempotencyKey, Reservation, Responder,
-    ResponderError, Settlement, TokenError,
+    ChatRecord, ChatRepository, ChatReservation, Clock, IdempotencyKey, IdempotencyKeyState,
+    Reservation, Responder, ResponderError, Settlement, TokenError,
 };
 
 /// Longest accepted `Idempotency-Key` header, in bytes.
@@ -25,6 +25,13 @@ pub fn invalid_idempotency_key() -> AppError {
 
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_KEY_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
+
+/// First pause between looks at an idempotency key a concurrent request holds; each pause doubles
+/// up to [`MAX_KEY_POLL`].
+const FIRST_KEY_POLL: Duration = Duration::from_millis(20);
+
+/// Longest pause between looks at an idempotency key a concurrent request holds.
+const MAX_KEY_POLL: Duration = Duration::from_millis(500);
 
 /// Money-related settings of the chat protocol.
 #[derive(Debug, Clone, Copy)]
@@ -153,8 +160,10 @@ impl SendChat {
         }
     }
 
-    /// Waits for a concurrent request holding the same key; the caller then reserves again and
-    /// gets the replay (or the key, if the first request was refunded).
+    /// Waits for a concurrent request holding the same key, looking at it with growing pauses on
+    /// the injected clock; the caller then reserves again and gets the replay (or the key, if the
+    /// first request was refunded). Gives up once the first request has outlived its own charge
+    /// deadline, by which time the sweeper may refund it.
     async fn wait_for_first_request(
         &self,
         user: &User,
@@ -162,13 +171,18 @@ impl SendChat {
         since: DateTime<Utc>,
     ) -> Result<(), AppError> {
         let give_up_at = since + self.policy.pending_lifetime();
-        self.chats
-            .wait_for_idempotency_key(user.id, key, give_up_at)
-            .await?;
-        if self.clock.now() >= give_up_at {
-            return Err(AppError::IdempotencyKeyInProgress);
+        let mut pause = FIRST_KEY_POLL;
+        loop {
+            let state = self.chats.idempotency_key_state(user.id, key).await?;
+            if state != IdempotencyKeyState::InProgress {
+                return Ok(());
+            }
+            match (give_up_at - self.clock.now()).to_std() {
+                Ok(left) if !left.is_zero() => self.clock.sleep(pause.min(left)).await,
+                _ => return Err(AppError::IdempotencyKeyInProgress),
+            }
+            pause = (pause * 2).min(MAX_KEY_POLL);
         }
-        Ok(())
     }
 }
 

@@ -69,6 +69,17 @@ pub enum Reservation {
     KeyReused,
 }
 
+/// Where one idempotency key stands (see [`ChatRepository::idempotency_key_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdempotencyKeyState {
+    /// No request holds the key (never used, forgotten, or released by a refund).
+    Absent,
+    /// A request holding the key has reserved its charge and not yet settled or refunded it.
+    InProgress,
+    /// The key's request settled; reserving with it again replays the stored chat.
+    Completed,
+}
+
 /// A stored chat exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatRecord {
@@ -130,13 +141,11 @@ pub trait ChatRepository: Send + Sync {
     /// Step 4. Refunds every charge still pending whose deadline is before `now`; returns how many.
     async fn refund_expired(&self, now: DateTime<Utc>) -> Result<u64, StorageError>;
 
-    /// Waits (bounded by `until`) while a request holding `key` for `user_id` is in progress, so a
-    /// concurrent duplicate can then replay its answer. Returns early once the key is completed
-    /// or released.
-    async fn wait_for_idempotency_key(
+    /// Where the idempotency `key` of `user_id` stands, so a concurrent duplicate can wait for the
+    /// request holding it and then replay its answer.
+    async fn idempotency_key_state(
         &self,
         user_id: UserId,
         key: &str,
-        until: DateTime<Utc>,
-    ) -> Result<(), StorageError>;
+    ) -> Result<IdempotencyKeyState, StorageError>;
 }

@@ -25,7 +25,8 @@ pub use admin::{
     UserSummary, Window,
 };
 pub use chats::{
-    ChargeId, ChatRecord, ChatRepository, ChatReservation, IdempotencyKey, Reservation, Settlement,
+    ChargeId, ChatRecord, ChatRepository, ChatReservation, IdempotencyKey, IdempotencyKeyState,
+    Reservation, Settlement,
 };
 pub use clock::Clock;
 pub use error::StorageError;

@@ -1,8 +1,8 @@
 use domain::{ChatMessage, Tokens, UserId};
 use futures_util::future::join_all;
 use ports::{
-    ChargeId, ChatRecord, ChatRepository, ChatReservation, IdempotencyKey, Reservation, Settlement,
-    UserRepository,
+    ChargeId, ChatRecord, ChatRepository, ChatReservation, IdempotencyKey, IdempotencyKeyState,
+    Reservation, Settlement, UserRepository,
 };
 
 use super::*;
@@ -190,17 +190,17 @@ test_support::backend_tests! {
         assert_eq!(balance(&store.storage, user.id).await, 900);
     }
 
-    async fn waiting_on_a_key_returns_once_it_completes(backend: Backend) {
+    async fn an_idempotency_key_reports_its_state(backend: Backend) {
         let store = store(backend);
         let user = create_user(&store.storage, "liam", 1000).await;
+        let state = |key: &'static str| store.storage.idempotency_key_state(user.id, key);
+        assert_eq!(state("w").await.unwrap(), IdempotencyKeyState::Absent);
         let charge = reserve(&store.storage, keyed(user.id, "w", "fp")).await;
-        let storage = store.storage.clone();
-        let waiter = tokio::spawn(async move {
-            storage.wait_for_idempotency_key(user.id, "w", Utc::now() + Duration::seconds(30)).await
-        });
+        assert_eq!(state("w").await.unwrap(), IdempotencyKeyState::InProgress);
         settle(&store.storage, charge, "hi").await;
-        tokio::time::timeout(std::time::Duration::from_secs(10), waiter).await.unwrap().unwrap().unwrap();
-        // An absent key returns at once.
-        store.storage.wait_for_idempotency_key(user.id, "none", Utc::now() + Duration::seconds(30)).await.unwrap();
+        assert_eq!(state("w").await.unwrap(), IdempotencyKeyState::Completed);
+        let refunded = reserve(&store.storage, keyed(user.id, "r", "fp")).await;
+        store.storage.refund(refunded, "responder failed", later(1)).await.unwrap();
+        assert_eq!(state("r").await.unwrap(), IdempotencyKeyState::Absent, "a refund releases the key");
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use adapters::storage::{Database, DatabaseUrl, DieselStorage, PoolSettings};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use domain::{Tokens, User, Username};
+use domain::{AccountRole, Tokens, User, Username};
 use ports::{
     CreatedUser, LedgerRepository, NewUser, PasswordHash, ServerSettingsRepository, UserRepository,
 };
@@ -46,7 +46,7 @@ pub fn new_user(name: &str, grant: i64) -> NewUser {
     NewUser {
         username: Username::parse(name).unwrap(),
         password_hash: PasswordHash("$2b$04$hash".into()),
-        is_superuser: false,
+        role: AccountRole::User,
         joined_at: noon(),
         signup_grant: Tokens::new(grant),
     }

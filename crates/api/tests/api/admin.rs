@@ -1,12 +1,10 @@
 //! The admin panel over real HTTP (issue 6), on both backends: every page and action, sessions,
 //! CSRF, superuser-only login, pagination bounds, escaping, and HTML errors.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::collections::BTreeMap;
 
-use adapters::{SystemClock, crypto::BcryptHasher};
-use api::Overrides;
-use application::Register;
-use domain::{Pricing, UserId};
+use api::Application;
+use domain::UserId;
 use ports::AdminRepository;
 use reqwest::{Response, StatusCode, header};
 use serde_json::json;
@@ -15,18 +13,16 @@ use crate::helpers::*;
 
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 
-/// Creates a superuser the way `chat-api createsuperuser` does (the `Register` use case with
-/// `is_superuser = true`); returns its id.
+/// Creates a superuser the way `chat-api createsuperuser` does (the service's own `Register`
+/// use case, built by the same builder); returns its id.
 pub async fn create_superuser(app: &TestApp, username: &str) -> i64 {
-    let storage = Arc::new(app.storage().await);
-    let register = Register::new(
-        storage,
-        Arc::new(BcryptHasher::new(4).unwrap()),
-        Arc::new(SystemClock),
-        Pricing::DEFAULT,
-    );
-    register
-        .execute(username, ADMIN_PASSWORD, true)
+    let services = Application::builder(app.settings.clone())
+        .services()
+        .await
+        .unwrap();
+    services
+        .register
+        .create_superuser(username, ADMIN_PASSWORD)
         .await
         .unwrap()
         .id

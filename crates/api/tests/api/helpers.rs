@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use adapters::storage::DieselStorage;
-use api::{Application, Overrides, Settings, startup::open_storage};
+use api::{Application, Settings, startup::open_storage};
+use ports::Responder;
 use reqwest::{Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -35,6 +36,13 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings
 }
 
+/// Parts a test replaces when starting the service.
+#[derive(Default)]
+pub struct Overrides {
+    /// Used instead of the configured responder (still wrapped in the timeout).
+    pub responder: Option<Arc<dyn Responder>>,
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}, Overrides::default()).await
 }
@@ -60,9 +68,11 @@ pub async fn spawn_on(
 ) -> TestApp {
     let mut settings = test_settings(&database.url);
     configure(&mut settings);
-    let application = Application::build_with(settings.clone(), overrides)
-        .await
-        .expect("service starts");
+    let mut builder = Application::builder(settings.clone());
+    if let Some(responder) = overrides.responder {
+        builder = builder.responder(responder);
+    }
+    let application = builder.build().await.expect("service starts");
     let address = format!("http://127.0.0.1:{}", application.port());
     let handle = application.handle();
     tokio::spawn(application.run_until_stopped());

@@ -2,7 +2,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use api::Overrides;
 use async_trait::async_trait;
 use domain::ChatMessage;
 use ports::{Responder, ResponderError};

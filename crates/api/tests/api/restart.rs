@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use api::Overrides;
 use reqwest::StatusCode;
 use serde_json::Value;
 

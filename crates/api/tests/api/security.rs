@@ -3,7 +3,6 @@
 //! default counts; addresses are simulated with `X-Forwarded-For` from a trusted proxy (the test
 //! client on 127.0.0.1).
 
-use api::Overrides;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use test_support::Backend;

@@ -15,7 +15,7 @@ use super::*;
 use crate::{
     AppError,
     test_support::{fixed_clock, hasher_verifying, noon, user},
-    throttle::{LoginLimits, LoginThrottle},
+    throttle::{ClientAddress, LoginLimits, LoginThrottle},
 };
 
 fn superuser(id: i64) -> domain::User {
@@ -120,7 +120,8 @@ fn auth(
     auth_with_throttle(users, sessions, hasher, open_throttle())
 }
 
-const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7));
+const CLIENT: ClientAddress =
+    ClientAddress::new(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 7)));
 
 fn no_sessions_written() -> MockAdminSessionRepository {
     let mut sessions = MockAdminSessionRepository::new();
