@@ -16,7 +16,7 @@ use std::{
 
 use adapters::storage::{Database, DatabaseError, DatabaseUrl, DieselStorage, PoolSettings};
 use diesel::{QueryableByName, RunQueryDsl, sql_types::Bool};
-use domain::{Tokens, Username};
+use domain::{AccountRole, Tokens, Username};
 use ports::{CreatedUser, NewUser, PasswordHash, UserRepository};
 use test_support::{Backend, PG_URL_VAR, TestDatabase};
 
@@ -117,7 +117,7 @@ async fn migrate_and_use(parameters: &str) -> bool {
     let new_user = NewUser {
         username: Username::parse("over_tls").unwrap(),
         password_hash: PasswordHash("$2b$04$hash".into()),
-        is_superuser: false,
+        role: AccountRole::User,
         joined_at: chrono::Utc::now(),
         signup_grant: Tokens::new(100),
     };
