@@ -188,6 +188,10 @@ impl Database {
                 Ok(Self::Sqlite(pool))
             }
             DatabaseUrl::Postgres(conninfo) => {
+                // Before libpq first initialises OpenSSL: OpenSSL must not free its state at
+                // process exit, when an r2d2 worker may still be in a TLS handshake (a segfault
+                // at exit otherwise). The first initialisation decides; libpq's later one keeps it.
+                openssl_sys::init();
                 // One connection first, outside the pool: a TLS or authentication failure is
                 // reported at once with libpq's own words, instead of being retried until the
                 // acquire timeout.
