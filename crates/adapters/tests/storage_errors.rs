@@ -7,14 +7,13 @@
 use std::time::Duration;
 
 use adapters::storage::{Database, DatabaseUrl, DieselStorage, PoolSettings};
-use chrono::{TimeZone, Utc};
+use contract_tests::storage::{create_user, noon};
 use diesel::{Connection, PgConnection, SqliteConnection, connection::SimpleConnection};
-use domain::{AccountRole, Tokens, UserId, Username};
-use ports::{
-    ChatRepository, ChatReservation, CreatedUser, IdempotencyKey, NewUser, PasswordHash,
-    Reservation, StorageError, UserRepository,
-};
-use test_support::{Backend, TestDatabase, sql};
+use domain::{Tokens, UserId};
+use ports::{ChatRepository, ChatReservation, IdempotencyKey, Reservation, StorageError};
+use rstest::rstest;
+use rstest_reuse::apply;
+use test_support::{Backend, TestDatabase, on_every_backend, sql};
 
 /// A migrated database on `backend` and the adapter on it, with `settings`.
 fn storage(backend: Backend, settings: PoolSettings) -> (DieselStorage, TestDatabase) {
@@ -24,25 +23,8 @@ fn storage(backend: Backend, settings: PoolSettings) -> (DieselStorage, TestData
     (DieselStorage::new(database), db)
 }
 
-async fn user_with_tokens(storage: &DieselStorage, tokens: i64) -> UserId {
-    let created = storage
-        .create(NewUser {
-            username: Username::parse("erin").unwrap(),
-            password_hash: PasswordHash("$2b$04$hash".into()),
-            role: AccountRole::User,
-            joined_at: Utc::now(),
-            signup_grant: Tokens::new(tokens),
-        })
-        .await
-        .unwrap();
-    match created {
-        CreatedUser::Created(user) => user.id,
-        CreatedUser::UsernameTaken => panic!("fresh database"),
-    }
-}
-
 fn reservation(user_id: UserId, key: Option<&str>) -> ChatReservation {
-    let now = Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap();
+    let now = noon();
     ChatReservation {
         user_id,
         price: Tokens::new(100),
@@ -56,26 +38,14 @@ fn reservation(user_id: UserId, key: Option<&str>) -> ChatReservation {
     }
 }
 
+#[apply(on_every_backend)]
 async fn a_query_on_a_missing_table_is_internal(backend: Backend) {
     let (storage, db) = storage(backend, PoolSettings::default());
-    let user = user_with_tokens(&storage, 100).await;
+    let user = create_user(&storage, "erin", 100).await.id;
     sql::execute(&db.url, "ALTER TABLE chats RENAME TO chats_gone");
     match storage.chat_count(user).await {
         Err(StorageError::Internal(reason)) => assert!(reason.contains("chats"), "{reason}"),
         other => panic!("a missing table is a bug, not an outage: {other:?}"),
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_query_on_a_missing_table_is_internal_on_sqlite() {
-    a_query_on_a_missing_table_is_internal(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_query_on_a_missing_table_is_internal_on_postgres() {
-    let name = "storage_errors::a_query_on_a_missing_table_is_internal_on_postgres";
-    if test_support::available(Backend::Postgres, name) {
-        a_query_on_a_missing_table_is_internal(Backend::Postgres).await;
     }
 }
 
@@ -86,7 +56,7 @@ async fn a_sqlite_write_lock_held_past_the_busy_timeout_is_unavailable() {
         ..PoolSettings::default()
     };
     let (storage, db) = storage(Backend::Sqlite, settings);
-    let user = user_with_tokens(&storage, 1000).await;
+    let user = create_user(&storage, "erin", 1000).await.id;
     let path = db.url.strip_prefix("sqlite://").unwrap();
     let mut holder = SqliteConnection::establish(path).unwrap();
     holder.batch_execute("BEGIN IMMEDIATE").unwrap();
@@ -109,7 +79,7 @@ async fn a_postgres_statement_timeout_is_unavailable() {
         ..PoolSettings::default()
     };
     let (storage, db) = storage(Backend::Postgres, settings);
-    let user = user_with_tokens(&storage, 1000).await;
+    let user = create_user(&storage, "erin", 1000).await.id;
     let mut holder = PgConnection::establish(&db.url).unwrap();
     holder
         .batch_execute(&format!(
@@ -127,6 +97,7 @@ async fn a_postgres_statement_timeout_is_unavailable() {
     );
 }
 
+#[apply(on_every_backend)]
 async fn reserving_for_a_missing_user_is_user_not_found_and_writes_nothing(backend: Backend) {
     let (storage, db) = storage(backend, PoolSettings::default());
     let missing = UserId(424_242);
@@ -143,18 +114,5 @@ async fn reserving_for_a_missing_user_is_user_not_found_and_writes_nothing(backe
             &format!("SELECT CAST(COUNT(*) AS TEXT) AS value FROM {table}"),
         );
         assert_eq!(rows, 0, "{table}");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reserving_for_a_missing_user_is_user_not_found_on_sqlite() {
-    reserving_for_a_missing_user_is_user_not_found_and_writes_nothing(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reserving_for_a_missing_user_is_user_not_found_on_postgres() {
-    let name = "storage_errors::reserving_for_a_missing_user_is_user_not_found_on_postgres";
-    if test_support::available(Backend::Postgres, name) {
-        reserving_for_a_missing_user_is_user_not_found_and_writes_nothing(Backend::Postgres).await;
     }
 }

@@ -1,5 +1,5 @@
-//! Maintenance that runs beside the HTTP server in every process: the charge sweeper (DESIGN.md
-//! §3, invariant 4: refunds charges a crash left pending) and the pruner of expired token
+//! Maintenance that runs beside the HTTP server in every process: the charge sweeper (refunds
+//! charges a crash left pending, so a chat is charged only if it was stored) and the pruner of expired token
 //! revocations and stale throttle events. Running them in every replica at once is safe: each of
 //! their writes is a conditional update or delete.
 

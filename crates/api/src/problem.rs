@@ -1,5 +1,5 @@
 //! The one place errors become HTTP responses: RFC 9457 `application/problem+json` bodies with the
-//! `detail` DRF clients read and a stable machine-readable `code` (DESIGN.md §1).
+//! `detail` DRF clients read and a stable machine-readable `code` (catalogue in `docs/api.md`).
 
 use actix_web::{
     HttpResponse, ResponseError,
@@ -74,6 +74,9 @@ impl ApiError {
                 }
                 AppError::ResponderFailed => (StatusCode::BAD_GATEWAY, "responder_failed"),
                 AppError::ResponderTimeout => (StatusCode::GATEWAY_TIMEOUT, "responder_timeout"),
+                AppError::ResponderBusy { .. } => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "responder_busy")
+                }
                 AppError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
                 AppError::StorageUnavailable => {
                     (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
@@ -88,6 +91,19 @@ impl ApiError {
             Self::NotAuthenticated => (StatusCode::UNAUTHORIZED, "not_authenticated"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        }
+    }
+
+    /// `Retry-After` for answers worth retrying: the throttle's or the responder's own wait, one
+    /// second for any other outage.
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::App(
+                AppError::Throttled { retry_after_secs }
+                | AppError::ResponderBusy { retry_after_secs },
+            ) => Some(*retry_after_secs),
+            _ if self.status_and_code().0 == StatusCode::SERVICE_UNAVAILABLE => Some(1),
+            _ => None,
         }
     }
 
@@ -141,17 +157,11 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
-        if let Self::App(AppError::Throttled { retry_after_secs }) = self {
-            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        if let Some(seconds) = self.retry_after_secs() {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
-        match status {
-            StatusCode::UNAUTHORIZED => {
-                response.insert_header((header::WWW_AUTHENTICATE, "Token realm=\"api\""));
-            }
-            StatusCode::SERVICE_UNAVAILABLE => {
-                response.insert_header((header::RETRY_AFTER, "1"));
-            }
-            _ => {}
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Token realm=\"api\""));
         }
         response.body(serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}")))
     }

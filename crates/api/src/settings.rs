@@ -123,6 +123,8 @@ pub struct ResponderSettings {
     pub kind: ResponderKind,
     /// Longest a response may take before the chat fails with 504 (uncharged).
     pub timeout_secs: u64,
+    /// Longest answer the model may write, in its tokens.
+    pub max_tokens: u32,
 }
 
 /// Login and sign-up throttling (counted in the database, shared by every process). A limit of 0
@@ -309,6 +311,11 @@ impl Settings {
             1,
         )?;
         at_least("responder.timeout_secs", self.responder.timeout_secs, 1)?;
+        at_least(
+            "responder.max_tokens",
+            u64::from(self.responder.max_tokens),
+            1,
+        )?;
         let throttle = &self.throttle;
         at_least("throttle.login_window_secs", throttle.login_window_secs, 1)?;
         at_least(
@@ -355,6 +362,7 @@ impl Settings {
         Ok(application::Config {
             charge: application::ChargePolicy {
                 pricing: self.ledger.pricing()?,
+                max_answer_tokens: self.responder.max_tokens,
                 responder_timeout: Duration::from_secs(self.responder.timeout_secs),
                 settle_grace: Duration::from_secs(self.ledger.charge_grace_secs),
             },

@@ -6,8 +6,9 @@ use crate::{AppError, digest::sha256_hex};
 use chrono::{DateTime, Utc};
 use domain::{ChatMessage, Pricing, User};
 use ports::{
-    ChatRecord, ChatRepository, ChatReservation, Clock, IdempotencyKey, IdempotencyKeyState,
-    Reservation, Responder, ResponderError, Settlement, TokenError,
+    ChatRecord, ChatRepository, ChatReservation, Clock, CompletionRequest, IdempotencyKey,
+    IdempotencyKeyState, PromptMessage, Reservation, Responder, ResponderError, Role, Settlement,
+    TokenError,
 };
 
 /// Longest accepted `Idempotency-Key` header, in bytes.
@@ -38,6 +39,8 @@ const MAX_KEY_POLL: Duration = Duration::from_millis(500);
 pub struct ChargePolicy {
     /// Price and grant.
     pub pricing: Pricing,
+    /// Longest answer the responder may write, in model tokens.
+    pub max_answer_tokens: u32,
     /// Longest the responder may take (enforced by the responder wrapper in the adapters).
     pub responder_timeout: Duration,
     /// Extra time after the responder timeout before the sweeper may refund a pending charge;
@@ -135,10 +138,15 @@ impl SendChat {
             // A crash exactly between charge and response, for the crash test.
             std::process::abort()
         });
-        match self.responder.respond(&message).await {
-            Ok(response) => match self
+        let request = CompletionRequest {
+            messages: vec![PromptMessage::new(Role::User, message.as_str())],
+            max_tokens: self.policy.max_answer_tokens,
+            temperature: None,
+        };
+        match self.responder.complete(request).await {
+            Ok(completion) => match self
                 .chats
-                .settle(charge, &message, &response, self.clock.now())
+                .settle(charge, &message, &completion.text, self.clock.now())
                 .await?
             {
                 Settlement::Settled(record) => Ok(record),
@@ -155,6 +163,9 @@ impl SendChat {
                 Err(match error {
                     ResponderError::Failed(_) => AppError::ResponderFailed,
                     ResponderError::Timeout => AppError::ResponderTimeout,
+                    ResponderError::Busy { retry_after_secs } => {
+                        AppError::ResponderBusy { retry_after_secs }
+                    }
                 })
             }
         }

@@ -13,7 +13,7 @@ use ports::{BucketUsage, Clock, MockClock, MockThrottleRepository};
 
 use crate::throttle::{ClientAddress, LoginLimits, LoginThrottle, RateLimit, SignupThrottle};
 
-/// 2025-01-01T12:00:00Z, the timestamp of DESIGN.md's example.
+/// 2025-01-01T12:00:00Z: a fixed, readable instant for tests.
 pub fn noon() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0)
         .single()
@@ -110,6 +110,31 @@ pub fn user(id: i64, tokens: i64) -> User {
         is_active: true,
         is_superuser: false,
         date_joined: noon(),
+    }
+}
+
+/// An active superuser.
+pub fn superuser(id: i64) -> User {
+    User {
+        is_superuser: true,
+        ..user(id, 0)
+    }
+}
+
+/// A user repository whose `find_by_id` answers `found`, whatever the id.
+pub fn users_by_id(found: Option<User>) -> ports::MockUserRepository {
+    let mut users = ports::MockUserRepository::new();
+    users
+        .expect_find_by_id()
+        .returning(move |_| Ok(found.clone()));
+    users
+}
+
+/// A list page with no rows.
+pub fn empty_page<T>() -> ports::Page<T> {
+    ports::Page {
+        items: Vec::new(),
+        total: 0,
     }
 }
 

@@ -1,4 +1,4 @@
-//! Chats and the charge protocol of DESIGN.md §3, invariant 4:
+//! Chats and the charge protocol that makes a chat charged if and only if it is stored:
 //!
 //! 1. [`ChatRepository::reserve`] takes the price (conditional debit + `chat_debit` ledger entry) and
 //!    records a *pending charge* with a deadline, in one transaction.

@@ -1,4 +1,4 @@
-//! The admin panel at `/admin/` (issue 6): server-rendered HTML for superusers, one module per
+//! The admin panel at `/admin/`: server-rendered HTML for superusers, one module per
 //! page or concern. Handlers only parse input, call the admin use cases in
 //! `application::admin` and render askama templates (compiled in, auto-escaped).
 //!

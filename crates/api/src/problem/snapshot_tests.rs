@@ -45,6 +45,7 @@ fn snapshot_name(error: &ApiError) -> &'static str {
             AppError::IdempotencyKeyInProgress => "idempotency_key_in_progress",
             AppError::ResponderFailed => "responder_failed",
             AppError::ResponderTimeout => "responder_timeout",
+            AppError::ResponderBusy { .. } => "responder_busy",
             AppError::Throttled { .. } => "throttled",
             AppError::StorageUnavailable => "storage_unavailable",
             AppError::Internal(_) => "internal_error",
@@ -83,6 +84,10 @@ fn examples() -> Vec<ApiError> {
         AppError::IdempotencyKeyInProgress.into(),
         AppError::ResponderFailed.into(),
         AppError::ResponderTimeout.into(),
+        AppError::ResponderBusy {
+            retry_after_secs: 3,
+        }
+        .into(),
         AppError::Throttled {
             retry_after_secs: 42,
         }

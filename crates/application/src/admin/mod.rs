@@ -1,4 +1,4 @@
-//! Admin operations (issue 6): what the admin panel at `/admin/` does, as use cases over the
+//! Admin operations: what the admin panel at `/admin/` does, as use cases over the
 //! ports, so the HTTP layer holds no SQL and every rule here is unit-tested with mocks.
 //!
 //! - [`session`]: superuser-only login, server-side sessions, CSRF tokens.

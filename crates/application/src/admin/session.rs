@@ -176,3 +176,6 @@ impl AdminAuth {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,7 @@ use std::sync::Mutex;
 
 use domain::{Tokens, UserId};
 use futures_executor::block_on;
-use ports::{ChargeId, MockChatRepository, MockResponder};
+use ports::{ChargeId, Completion, MockChatRepository, MockResponder, Role};
 use uuid::Uuid;
 
 use super::*;
@@ -13,6 +13,7 @@ const CHARGE: ChargeId = ChargeId(Uuid::nil());
 fn policy() -> ChargePolicy {
     ChargePolicy {
         pricing: Pricing::DEFAULT,
+        max_answer_tokens: 512,
         responder_timeout: Duration::from_secs(30),
         settle_grace: Duration::from_secs(30),
     }
@@ -39,15 +40,24 @@ fn command(message: &str, key: Option<&str>) -> SendChatCommand {
 fn responder_answering(result: Result<String, ResponderError>) -> MockResponder {
     let mut responder = MockResponder::new();
     responder
-        .expect_respond()
+        .expect_complete()
+        .withf(|request| {
+            request.messages.last().map(|m| m.role) == Some(Role::User) && request.max_tokens == 512
+        })
         .times(1)
-        .return_once(move |_| result);
+        .return_once(move |_| {
+            result.map(|text| Completion {
+                text,
+                model: "mock".into(),
+                usage: None,
+            })
+        });
     responder
 }
 
 fn silent_responder() -> MockResponder {
     let mut responder = MockResponder::new();
-    responder.expect_respond().never();
+    responder.expect_complete().never();
     responder
 }
 
