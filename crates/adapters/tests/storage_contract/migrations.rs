@@ -58,3 +58,25 @@ async fn migrating_twice_is_a_no_op(backend: Backend) {
     let store = store(backend);
     assert_eq!(store.storage.database().migrate().unwrap(), 0);
 }
+
+/// The SQLite file holds password hashes and the development JWT secret: only its owner may read
+/// it, and the write-ahead log and shared-memory files beside it inherit that.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_sqlite_database_and_its_wal_files_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("private.db");
+    let url = DatabaseUrl::parse(&format!("sqlite://{}", file.display())).unwrap();
+    let database = Database::connect(&url, &PoolSettings::default()).unwrap();
+    database.migrate().unwrap();
+    let storage = DieselStorage::new(database);
+    create_user(&storage, "writer", 10).await;
+    for name in ["private.db", "private.db-wal", "private.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+    }
+}
