@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn a_new_password_with_a_nul_is_refused() {
         assert_eq!(
-            message("password\0123"),
+            message("pass\0word-1"),
             Some("Null characters are not allowed.".to_owned())
         );
     }

@@ -1106,7 +1106,8 @@ async fn a_nul_in_any_admin_field_is_a_client_error_never_an_outage(backend: Bac
     let mut browser = Browser::new(&app);
     browser.login("root", ADMIN_PASSWORD).await;
     let csrf = browser.csrf().await;
-    let posts: [(&str, Vec<(&str, &str)>, StatusCode); 8] = [
+    type Form<'a> = Vec<(&'a str, &'a str)>;
+    let posts: [(&str, Form, StatusCode); 8] = [
         (
             "/admin/users/1/tokens/",
             vec![("direction", "credit"), ("amount", "1\0"), ("reason", "r")],

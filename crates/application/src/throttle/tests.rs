@@ -19,11 +19,13 @@ use ports::{
 use super::*;
 use crate::test_support::ManualClock;
 
-/// An in-memory event log: expressive enough to test windows without a database. Each event is
-/// (id, time, subject).
+/// One recorded event: id, time, subject.
+type Event = (i64, DateTime<Utc>, Option<String>);
+
+/// An in-memory event log: expressive enough to test windows without a database.
 #[derive(Default)]
 struct MemoryEvents {
-    events: Mutex<HashMap<String, Vec<(i64, DateTime<Utc>, Option<String>)>>>,
+    events: Mutex<HashMap<String, Vec<Event>>>,
     sources: Mutex<HashMap<String, DateTime<Utc>>>,
     next_id: Mutex<i64>,
 }
