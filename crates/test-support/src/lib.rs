@@ -77,6 +77,9 @@ impl TestDatabase {
             Backend::Postgres => {
                 let server = pg_server_url().expect("CHAT_API_TEST_PG_URL is set");
                 let name = format!("chat_test_{}", uuid::Uuid::new_v4().simple());
+                // As the service does before its first connection: no OpenSSL clean-up at exit
+                // racing a TLS handshake still under way in another thread.
+                openssl_sys::init();
                 let mut admin = PgConnection::establish(&server)
                     .expect("connect to the test PostgreSQL server");
                 diesel::sql_query(format!("CREATE DATABASE {name}"))

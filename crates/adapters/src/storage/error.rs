@@ -61,7 +61,10 @@ pub const TRANSIENT_MESSAGE_PREFIXES: &[&str] = &[
     "connection to server ",
     "could not receive data from server",
     "could not send data to server",
-    "SSL SYSCALL error: EOF detected",
+    // libpq over TLS: the same breaks, seen from inside the TLS layer (EOF, reset, or the
+    // server's TLS close without a PostgreSQL goodbye).
+    "SSL SYSCALL error",
+    "SSL connection has been closed unexpectedly",
 ];
 
 /// Classifies a diesel error by its cause (see the module documentation).
@@ -183,6 +186,7 @@ mod tests {
             "could not receive data from server: Connection reset by peer";
         libpq_could_not_send_is_unavailable: "could not send data to server: Broken pipe";
         libpq_ssl_eof_is_unavailable: "SSL SYSCALL error: EOF detected";
+        libpq_ssl_closed_is_unavailable: "SSL connection has been closed unexpectedly\n";
     }
 
     #[test]
