@@ -3,11 +3,6 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::{AppError, digest::sha256_hex};
-
-pub use waiters::MAX_WAITERS_PER_KEY;
-use waiters::{WaitSlot, Waiters};
-
-mod waiters;
 use chrono::{DateTime, Utc};
 use domain::{ChatMessage, Pricing, User};
 use ports::{
@@ -15,6 +10,11 @@ use ports::{
     IdempotencyKeyState, PromptMessage, Reservation, Responder, ResponderError, Role, Settlement,
     TokenError,
 };
+
+mod waiters;
+
+pub use waiters::MAX_WAITERS_PER_KEY;
+use waiters::{WaitSlot, Waiters};
 
 /// Longest accepted `Idempotency-Key` header, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
