@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use adapters::{
     crypto::BcryptHasher,
+    responder::{OpenAiConfig, openai::OpenAiConfigError},
     storage::{DatabaseUrl, PoolSettings},
 };
 use domain::{Pricing, PricingError, PricingPolicy};
@@ -61,6 +62,12 @@ pub struct ServerSettings {
     /// comma-separated list.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Lets the development profile listen on a non-loopback address. Off by default: the
+    /// development profile signs tokens with a secret generated into the local database and
+    /// marks admin cookies `Secure` only over TLS, which is fine on a laptop and wrong on a
+    /// network.
+    #[serde(default)]
+    pub allow_public_bind_in_development: bool,
 }
 
 /// Storage.
@@ -130,39 +137,133 @@ pub struct LedgerSettings {
 pub enum ResponderKind {
     /// Deterministic answers derived from the message; no model involved.
     Dummy,
+    /// An OpenAI-compatible chat completions server (`responder.base_url`, `responder.model`).
+    #[serde(rename = "openai")]
+    OpenAi,
 }
+
+/// Most earlier exchanges `responder.context_messages` may ask to send with each message.
+pub const MAX_CONTEXT_MESSAGES: u32 = 100;
+
+/// Most retries `responder.max_retries` may ask for (all stay within `timeout_secs` anyway).
+pub const MAX_RETRIES: u32 = 10;
 
 /// The AI model.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ResponderSettings {
     /// Which responder adapter to wire.
     pub kind: ResponderKind,
-    /// Longest wait for the first byte of an answer, and in a stream for each next piece,
-    /// before the chat fails with 504 (uncharged).
+    /// `openai`: the API root with `/v1`, e.g. `http://127.0.0.1:8080/v1`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// `openai`: the model to ask for.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// `openai`: sent as `Authorization: Bearer …` when set (and not empty).
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+    /// Longest wait for the first byte of an answer (for a whole answer, its end) and, in a
+    /// stream, between two chunks; past it the chat fails with 504 (uncharged). Upstream retries
+    /// happen within it.
     pub timeout_secs: u64,
-    /// Longest a whole answer may take.
+    /// Longest any one answer may take, streamed or whole.
     pub max_duration_secs: u64,
+    /// Upstream attempts after the first, on 429, 502, 503, 504 and connection errors.
+    pub max_retries: u32,
+    /// Answers in the making at once per process; more get 503 `responder_busy`.
+    pub max_concurrency: u32,
     /// Longest answer the model may write, in its tokens.
     pub max_tokens: u32,
-    /// Instructions sent to the model before every conversation; none when absent or empty.
+    /// Instructions sent first with every request (none when absent or blank).
     #[serde(default)]
     pub system_prompt: Option<String>,
-    /// How many of the user's last completed exchanges the model is sent before a new message.
+    /// How many of the user's latest completed exchanges are sent before the new message.
     pub context_messages: u32,
     /// The dummy's pause before each word it streams (for demos and tests); 0 answers at once.
     pub dummy_delay_ms: u64,
 }
 
 impl ResponderSettings {
+    /// The API key, unless absent or empty (an empty environment variable means none).
+    pub fn api_key(&self) -> Option<&SecretString> {
+        self.api_key
+            .as_ref()
+            .filter(|key| !key.expose_secret().is_empty())
+    }
+
+    /// The system prompt, unless absent or blank.
+    pub fn system_prompt(&self) -> Option<&str> {
+        self.system_prompt
+            .as_deref()
+            .filter(|prompt| !prompt.trim().is_empty())
+    }
+
     /// How the conversation is presented to the model.
     pub fn conversation(&self) -> application::Conversation {
         application::Conversation {
-            system_prompt: self
-                .system_prompt
-                .clone()
-                .filter(|prompt| !prompt.trim().is_empty()),
+            system_prompt: self.system_prompt().map(str::to_owned),
             context_messages: self.context_messages,
         }
+    }
+
+    /// The `openai` adapter's configuration; an error names the missing or malformed key.
+    pub fn openai_config(&self) -> Result<OpenAiConfig, SettingsError> {
+        let required = |key: &'static str, value: &Option<String>| {
+            value
+                .clone()
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| {
+                    SettingsError::invalid(key, "is required when responder.kind is \"openai\"")
+                })
+        };
+        let config = OpenAiConfig {
+            base_url: required("responder.base_url", &self.base_url)?,
+            model: required("responder.model", &self.model)?,
+            api_key: self.api_key().cloned(),
+            first_byte_timeout: Duration::from_secs(self.timeout_secs),
+            max_retries: self.max_retries,
+        };
+        config.validate().map_err(|error| {
+            let key = match error {
+                OpenAiConfigError::BaseUrl(_) | OpenAiConfigError::Client(_) => {
+                    "responder.base_url"
+                }
+                OpenAiConfigError::Model => "responder.model",
+                OpenAiConfigError::ApiKey => "responder.api_key",
+            };
+            SettingsError::invalid(key, error)
+        })?;
+        Ok(config)
+    }
+
+    /// Checks the responder section.
+    fn validate(&self) -> Result<(), SettingsError> {
+        at_least("responder.timeout_secs", self.timeout_secs, 1)?;
+        at_least(
+            "responder.max_duration_secs",
+            self.max_duration_secs,
+            self.timeout_secs,
+        )?;
+        at_least("responder.max_tokens", u64::from(self.max_tokens), 1)?;
+        at_least(
+            "responder.max_concurrency",
+            u64::from(self.max_concurrency),
+            1,
+        )?;
+        at_most(
+            "responder.max_retries",
+            self.max_retries.into(),
+            MAX_RETRIES.into(),
+        )?;
+        at_most(
+            "responder.context_messages",
+            self.context_messages.into(),
+            MAX_CONTEXT_MESSAGES.into(),
+        )?;
+        if self.kind == ResponderKind::OpenAi {
+            self.openai_config()?;
+        }
+        Ok(())
     }
 }
 
@@ -180,11 +281,22 @@ pub struct ThrottleSettings {
     pub login_per_ip: u64,
     /// Sliding window of the sign-up counter.
     pub signup_window_secs: u64,
-    /// Sign-ups (accounts created or names found taken) per client IP per window.
+    /// Sign-ups (valid requests that reached password hashing) per client IP per window.
     pub signup_per_ip: u64,
+    /// Days a (username, client IP) pair that logged in successfully stays exempt from the
+    /// per-username limit; 0 disables the exemption.
+    #[serde(default = "default_known_source_days")]
+    pub known_source_days: u64,
     /// How often expired revocations and stale throttle events are deleted.
     pub prune_interval_secs: u64,
 }
+
+fn default_known_source_days() -> u64 {
+    30
+}
+
+/// Longest `throttle.known_source_days` (ten years): anything longer is a typo.
+const MAX_KNOWN_SOURCE_DAYS: u64 = 3650;
 
 impl ThrottleSettings {
     /// The login limits for [`application::LoginThrottle`].
@@ -194,6 +306,9 @@ impl ThrottleSettings {
             per_username: self.login_per_username,
             per_ip: self.login_per_ip,
             window: Duration::from_secs(self.login_window_secs),
+            known_source_for: Duration::from_secs(
+                self.known_source_days.min(MAX_KNOWN_SOURCE_DAYS) * 24 * 60 * 60,
+            ),
         }
     }
 
@@ -262,6 +377,27 @@ fn at_least(key: &'static str, value: u64, min: u64) -> Result<(), SettingsError
     }
 }
 
+/// `Ok` when `value` is at most `max`, otherwise an error naming `key`.
+fn at_most(key: &'static str, value: u64, max: u64) -> Result<(), SettingsError> {
+    if value <= max {
+        Ok(())
+    } else {
+        Err(SettingsError::invalid(
+            key,
+            format!("must be at most {max}, got {value}"),
+        ))
+    }
+}
+
+/// Whether `host` names only this machine: `localhost` or a loopback address.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The `CHAT_API__SECTION__KEY` environment source; list-valued keys are comma-separated.
 fn environment() -> config::Environment {
     config::Environment::with_prefix("CHAT_API")
@@ -314,6 +450,21 @@ impl Settings {
     /// Checks every value; the first one out of range is the error, naming its key.
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.server.trusted_proxies()?;
+        if self.is_development()
+            && !self.server.allow_public_bind_in_development
+            && !is_loopback_host(&self.server.host)
+        {
+            return Err(SettingsError::invalid(
+                "server.host",
+                format!(
+                    "the development profile listens on loopback only, got {:?}: choose a \
+                     production profile (CHAT_API__PROFILE, with auth.jwt_secret) or set \
+                     server.allow_public_bind_in_development = true \
+                     (CHAT_API__SERVER__ALLOW_PUBLIC_BIND_IN_DEVELOPMENT)",
+                    self.server.host
+                ),
+            ));
+        }
         self.database.validate()?;
         self.configured_jwt_secret()?;
         let auth = &self.auth;
@@ -349,17 +500,7 @@ impl Settings {
             self.ledger.sweep_interval_secs,
             1,
         )?;
-        at_least("responder.timeout_secs", self.responder.timeout_secs, 1)?;
-        at_least(
-            "responder.max_duration_secs",
-            self.responder.max_duration_secs,
-            1,
-        )?;
-        at_least(
-            "responder.max_tokens",
-            u64::from(self.responder.max_tokens),
-            1,
-        )?;
+        self.responder.validate()?;
         let throttle = &self.throttle;
         at_least("throttle.login_window_secs", throttle.login_window_secs, 1)?;
         at_least(
@@ -372,6 +513,15 @@ impl Settings {
             throttle.prune_interval_secs,
             1,
         )?;
+        if throttle.known_source_days > MAX_KNOWN_SOURCE_DAYS {
+            return Err(SettingsError::invalid(
+                "throttle.known_source_days",
+                format!(
+                    "must be at most {MAX_KNOWN_SOURCE_DAYS}, got {}",
+                    throttle.known_source_days
+                ),
+            ));
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| SettingsError::invalid("log.level", e))?;
         Ok(())
@@ -515,16 +665,7 @@ mod tests {
             (settings.responder.kind, settings.responder.timeout_secs),
             (ResponderKind::Dummy, 30)
         );
-        let responder = &settings.responder;
-        assert_eq!(
-            (
-                responder.max_duration_secs,
-                responder.context_messages,
-                responder.dummy_delay_ms,
-                responder.system_prompt.as_deref()
-            ),
-            (300, 0, 0, None)
-        );
+        assert_eq!(settings.responder.dummy_delay_ms, 0);
         assert_eq!(settings.ledger.pricing, PricingKind::Flat);
         assert_eq!(settings.log.format, LogFormat::Text);
         settings.validate().unwrap();
@@ -543,6 +684,8 @@ mod tests {
             (throttle.signup_per_ip, throttle.signup_window_secs),
             (20, 3600)
         );
+        assert_eq!(throttle.known_source_days, 30);
+        assert!(!settings.server.allow_public_bind_in_development);
     }
 
     #[test]
@@ -670,14 +813,34 @@ mod tests {
                 "ledger.sweep_interval_secs",
             ),
             (
-                "CHAT_API__RESPONDER__MAX_DURATION_SECS",
-                "0",
-                "responder.max_duration_secs",
-            ),
-            (
                 "CHAT_API__RESPONDER__TIMEOUT_SECS",
                 "0",
                 "responder.timeout_secs",
+            ),
+            (
+                "CHAT_API__RESPONDER__MAX_DURATION_SECS",
+                "29",
+                "responder.max_duration_secs",
+            ),
+            (
+                "CHAT_API__RESPONDER__MAX_CONCURRENCY",
+                "0",
+                "responder.max_concurrency",
+            ),
+            (
+                "CHAT_API__RESPONDER__MAX_TOKENS",
+                "0",
+                "responder.max_tokens",
+            ),
+            (
+                "CHAT_API__RESPONDER__MAX_RETRIES",
+                "11",
+                "responder.max_retries",
+            ),
+            (
+                "CHAT_API__RESPONDER__CONTEXT_MESSAGES",
+                "101",
+                "responder.context_messages",
             ),
             (
                 "CHAT_API__THROTTLE__LOGIN_WINDOW_SECS",
@@ -700,6 +863,12 @@ mod tests {
                 "server.trusted_proxies",
             ),
             ("CHAT_API__LOG__LEVEL", "info,chat_api=loud", "log.level"),
+            (
+                "CHAT_API__THROTTLE__KNOWN_SOURCE_DAYS",
+                "3651",
+                "throttle.known_source_days",
+            ),
+            ("CHAT_API__SERVER__HOST", "0.0.0.0", "server.host"),
         ];
         for (variable, value, key) in cases {
             let error = read_with(&[(variable, value)]).unwrap_err();
@@ -789,6 +958,120 @@ mod tests {
     }
 
     #[test]
+    fn the_responder_defaults_are_the_dummy_with_documented_limits() {
+        let responder = Settings::defaults().unwrap().responder;
+        assert_eq!(responder.kind, ResponderKind::Dummy);
+        assert_eq!(
+            (
+                responder.timeout_secs,
+                responder.max_duration_secs,
+                responder.max_retries,
+                responder.max_concurrency,
+                responder.max_tokens,
+                responder.context_messages,
+            ),
+            (30, 300, 2, 64, 512, 0)
+        );
+        assert!(responder.base_url.is_none() && responder.model.is_none());
+        assert!(responder.api_key().is_none() && responder.system_prompt().is_none());
+    }
+
+    const OPENAI: [(&str, &str); 3] = [
+        ("CHAT_API__RESPONDER__KIND", "openai"),
+        ("CHAT_API__RESPONDER__BASE_URL", "http://127.0.0.1:8080/v1"),
+        ("CHAT_API__RESPONDER__MODEL", "qwen2.5"),
+    ];
+
+    #[test]
+    fn the_openai_responder_is_configured_from_the_environment() {
+        let mut variables = OPENAI.to_vec();
+        variables.push(("CHAT_API__RESPONDER__API_KEY", "sk-from-env"));
+        variables.push(("CHAT_API__RESPONDER__SYSTEM_PROMPT", "Be brief."));
+        let settings = read_with(&variables).unwrap();
+        assert_eq!(settings.responder.kind, ResponderKind::OpenAi);
+        let config = settings.responder.openai_config().unwrap();
+        assert_eq!(
+            (config.base_url.as_str(), config.model.as_str()),
+            ("http://127.0.0.1:8080/v1", "qwen2.5")
+        );
+        assert_eq!(
+            config.api_key.as_ref().map(ExposeSecret::expose_secret),
+            Some("sk-from-env")
+        );
+        assert_eq!(settings.responder.system_prompt(), Some("Be brief."));
+        let mut without_key = OPENAI.to_vec();
+        without_key.push(("CHAT_API__RESPONDER__API_KEY", ""));
+        let settings = read_with(&without_key).unwrap();
+        assert!(settings.responder.api_key().is_none(), "empty means none");
+    }
+
+    #[test]
+    fn an_unusable_openai_configuration_is_refused_naming_its_key() {
+        for (missing, key) in [(1, "responder.base_url"), (2, "responder.model")] {
+            let mut variables = OPENAI.to_vec();
+            variables.remove(missing);
+            let error = read_with(&variables).unwrap_err();
+            assert!(
+                error.starts_with(&format!("invalid setting {key}: is required")),
+                "{error}"
+            );
+        }
+        let secret = "sk-has a space";
+        for (variable, value, key) in [
+            (
+                "CHAT_API__RESPONDER__BASE_URL",
+                "ftp://host/v1",
+                "responder.base_url",
+            ),
+            (
+                "CHAT_API__RESPONDER__BASE_URL",
+                "127.0.0.1:8080",
+                "responder.base_url",
+            ),
+            ("CHAT_API__RESPONDER__API_KEY", secret, "responder.api_key"),
+        ] {
+            let mut variables = OPENAI.to_vec();
+            variables.push((variable, value));
+            let error = read_with(&variables).unwrap_err();
+            assert!(
+                error.starts_with(&format!("invalid setting {key}: ")),
+                "{value}: {error}"
+            );
+            assert!(!error.contains(secret), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_development_profile_listens_on_loopback_only_unless_told_otherwise() {
+        for host in ["0.0.0.0", "::", "192.0.2.10", "chat.example.com"] {
+            let error = read_with(&[("CHAT_API__SERVER__HOST", host)]).unwrap_err();
+            assert!(
+                error.starts_with("invalid setting server.host: ")
+                    && error.contains("server.allow_public_bind_in_development"),
+                "{host}: {error}"
+            );
+        }
+        for host in ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost"] {
+            assert!(
+                read_with(&[("CHAT_API__SERVER__HOST", host)]).is_ok(),
+                "{host}"
+            );
+        }
+        let allowed = read_with(&[
+            ("CHAT_API__SERVER__HOST", "0.0.0.0"),
+            ("CHAT_API__SERVER__ALLOW_PUBLIC_BIND_IN_DEVELOPMENT", "true"),
+        ]);
+        assert_eq!(allowed.map(|s| s.server.host), Ok("0.0.0.0".to_owned()));
+        let secret = "s".repeat(MIN_SECRET_BYTES);
+        let production = read_with(&[
+            ("CHAT_API__PROFILE", "production"),
+            ("CHAT_API__AUTH__JWT_SECRET", &secret),
+            ("CHAT_API__SERVER__HOST", "0.0.0.0"),
+        ]);
+        assert!(production.is_ok(), "other profiles choose freely");
+    }
+
+    #[test]
     fn debug_output_never_shows_secrets() {
         let mut settings = Settings::defaults().unwrap();
         let jwt = "jwt-secret-that-must-never-be-logged-0123456789";
@@ -796,9 +1079,12 @@ mod tests {
         settings.auth.jwt_secret = Some(SecretString::from(jwt.to_owned()));
         settings.database.url =
             SecretString::from(format!("postgres://chat:{db_password}@db.internal/chat"));
+        let api_key = "sk-upstream-key-never-logged";
+        settings.responder.api_key = Some(SecretString::from(api_key.to_owned()));
         for rendering in [format!("{settings:?}"), format!("{settings:#?}")] {
             assert!(!rendering.contains(jwt), "{rendering}");
             assert!(!rendering.contains(db_password), "{rendering}");
+            assert!(!rendering.contains(api_key), "{rendering}");
             assert!(rendering.contains("REDACTED"));
         }
     }

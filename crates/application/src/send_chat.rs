@@ -8,6 +8,7 @@
 
 mod prompt;
 mod stream;
+mod waiters;
 
 use std::{sync::Arc, time::Duration};
 
@@ -23,7 +24,9 @@ use ports::{
 pub use self::{
     prompt::Conversation,
     stream::{ChatEvent, ClientGone, EventSink},
+    waiters::MAX_WAITERS_PER_KEY,
 };
+use waiters::{WaitSlot, Waiters};
 
 /// Longest accepted `Idempotency-Key` header, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
@@ -109,6 +112,7 @@ pub struct SendChat {
     clock: Arc<dyn Clock>,
     policy: ChargePolicy,
     conversation: Conversation,
+    waiters: Arc<Waiters>,
 }
 
 impl SendChat {
@@ -126,13 +130,16 @@ impl SendChat {
             clock,
             policy,
             conversation,
+            waiters: Arc::default(),
         }
     }
 
     /// Reserves the most the answer may cost, asks the responder for the whole answer, then
     /// settles its actual price (refunding the rest) or refunds everything. A retry with the same
     /// idempotency key replays the stored exchange instead of charging again; a concurrent
-    /// duplicate waits for the first request and replays its answer.
+    /// duplicate waits for the first request and replays its answer, unless
+    /// [`MAX_WAITERS_PER_KEY`] requests already wait on that key in this process: then it is
+    /// refused at once (`IdempotencyKeyInProgress`).
     pub async fn execute(&self, command: SendChatCommand) -> Result<ChatRecord, AppError> {
         let reserved = match self.begin(command).await? {
             Begun::Replay(record) => return Ok(record),
@@ -178,6 +185,7 @@ impl SendChat {
             .pricing
             .policy()
             .reserve_amount(prompt::upper_bound(&request), request.max_tokens);
+        let mut waiting: Option<WaitSlot> = None;
         let charge = loop {
             let now = self.clock.now();
             let reservation = ChatReservation {
@@ -211,10 +219,18 @@ impl SendChat {
                 Reservation::KeyReused => return Err(AppError::IdempotencyKeyReused),
                 Reservation::InProgress => {
                     let key = idempotency_key.as_deref().unwrap_or_default();
+                    if waiting.is_none() {
+                        waiting = Some(
+                            self.waiters
+                                .join(command.user.id, key)
+                                .ok_or(AppError::IdempotencyKeyInProgress)?,
+                        );
+                    }
                     self.wait_for_first_request(&command.user, key, now).await?;
                 }
             }
         };
+        drop(waiting);
         fail::fail_point!("send_chat::after_reserve", |_| {
             // A crash exactly between charge and response, for the crash test.
             std::process::abort()
@@ -273,7 +289,9 @@ impl SendChat {
     /// Waits for a concurrent request holding the same key, looking at it with growing pauses on
     /// the injected clock; the caller then reserves again and gets the replay (or the key, if the
     /// first request was refunded). Gives up once the first request has outlived its own charge
-    /// deadline, by which time the sweeper may refund it.
+    /// deadline, by which time the sweeper may refund it. Each look is one storage call that
+    /// borrows a pooled connection only for its query, so no connection is held across a pause;
+    /// the caller holds a [`WaitSlot`], which bounds the waiters per key.
     async fn wait_for_first_request(
         &self,
         user: &User,

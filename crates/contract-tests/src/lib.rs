@@ -1,8 +1,8 @@
 //! The contracts of chat-api's ports, written once as public async functions so that every
 //! adapter runs the same checks: ours on SQLite and PostgreSQL, and another team's own.
 //!
-//! One module per kind of port; today [`storage`] (every repository port, through
-//! [`ports::Storage`]). Each contract function takes a fresh, empty instance of the adapter
+//! One module per kind of port: [`storage`] (every repository port, through
+//! [`ports::Storage`]) and [`responder`] (the AI model, [`ports::Responder`]). Each contract function takes a fresh, empty instance of the adapter
 //! under test and panics when the adapter breaks a promise written on the port's trait.
 //!
 //! An adapter's test suite runs a whole contract with one macro call, which expands to one
@@ -13,9 +13,13 @@
 //! mod my_store {
 //!     contract_tests::storage_tests!(crate::MyStoreFactory::new());
 //! }
+//! mod my_model {
+//!     contract_tests::responder_tests!(crate::MyResponderFactory);
+//! }
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod responder;
 pub mod storage;
 
 /// One `#[tokio::test]` per storage contract function, each on a fresh store from `$factory` (an
@@ -33,8 +37,10 @@ macro_rules! storage_tests {
             users {
                 a_created_user_has_its_grant_as_balance_and_ledger,
                 usernames_are_unique_case_insensitively,
+                look_alike_usernames_are_refused,
                 racing_registrations_of_one_name_create_one_user,
                 credentials_are_found_by_key_and_missing_users_are_none,
+                a_password_hash_is_upgraded_only_while_it_is_unchanged,
             }
             chats {
                 a_reserved_and_settled_chat_is_charged_once_and_stored,
@@ -59,9 +65,13 @@ macro_rules! storage_tests {
                 rotating_out_twice_detects_reuse_and_revokes_the_family,
                 concurrent_rotations_of_one_token_let_exactly_one_through,
                 expired_revocations_are_pruned_and_live_ones_kept,
-                throttle_usage_counts_events_strictly_after_the_window_start,
+                admission_counts_events_strictly_after_the_window_start,
+                concurrent_admissions_never_exceed_the_limit,
+                a_withdrawn_attempt_stops_counting,
                 clearing_a_bucket_forgets_only_that_bucket,
+                clearing_a_subject_forgets_its_events_in_every_bucket,
                 throttle_events_older_than_the_cutoff_are_pruned,
+                login_sources_are_known_within_their_window_and_pruned,
             }
             admin {
                 admin_adjustments_move_the_balance_and_record_actor_and_reason,
@@ -69,11 +79,36 @@ macro_rules! storage_tests {
                 the_users_list_searches_literally_pages_and_counts_chats,
                 the_chat_list_is_newest_first_and_filters_by_user_and_time,
                 dashboard_totals_follow_their_definitions,
-                a_password_reset_stores_the_hash_and_the_refresh_cutoff_and_ends_admin_sessions,
+                a_password_reset_stores_the_hash_bumps_the_credentials_version_and_ends_admin_sessions,
+                deactivation_bumps_the_credentials_version_and_reactivation_does_not_undo_it,
                 admin_sessions_live_until_expiry_or_deletion,
             }
             settings {
                 a_setting_keeps_its_first_value,
+            }
+        }
+    };
+}
+
+/// One `#[tokio::test]` per responder contract function, each on a responder from `$factory` (an
+/// expression whose value implements [`responder::ResponderFactory`]), grouped as `answers::…`
+/// and `streams::…`. Call it inside a module named after the adapter (`mod openai { … }`).
+#[macro_export]
+macro_rules! responder_tests {
+    ($factory:expr) => {
+        $crate::__contract_tests! {
+            factory: $factory => $crate::responder::ResponderFactory;
+            contract: responder;
+            answers {
+                the_model_has_a_name,
+                a_whole_answer_has_text_and_names_its_model,
+                reported_usage_counts_the_prompt_and_stays_within_max_tokens,
+                concurrent_requests_are_all_answered,
+            }
+            streams {
+                a_stream_joins_to_the_whole_answer,
+                a_stream_ends_with_exactly_one_finished,
+                dropping_a_stream_midway_leaves_the_responder_usable,
             }
         }
     };
@@ -121,10 +156,10 @@ mod tests {
             .collect()
     }
 
-    /// The names listed for `module` in the `storage_tests!` body.
-    fn listed(module: &str) -> Vec<&'static str> {
+    /// The names listed for `module` in the body of the macro `contract`.
+    fn listed(contract: &str, module: &str) -> Vec<&'static str> {
         let macro_body = include_str!("lib.rs")
-            .split("macro_rules! storage_tests")
+            .split(&format!("macro_rules! {contract}"))
             .nth(1)
             .and_then(|rest| rest.split("macro_rules!").next())
             .unwrap();
@@ -132,7 +167,7 @@ mod tests {
             .split(&format!("            {module} {{"))
             .nth(1)
             .and_then(|rest| rest.split('}').next())
-            .unwrap_or_else(|| panic!("{module} is not in storage_tests!"));
+            .unwrap_or_else(|| panic!("{module} is not in {contract}!"));
         list.split(',')
             .map(str::trim)
             .filter(|name| !name.is_empty())
@@ -149,15 +184,38 @@ mod tests {
             ("admin", include_str!("storage/admin.rs")),
             ("settings", include_str!("storage/settings.rs")),
         ];
+        assert_every_function_listed("storage_tests", &modules, include_str!("storage/mod.rs"));
+    }
+
+    #[test]
+    fn responder_tests_lists_every_responder_contract_function() {
+        let modules = [
+            ("answers", include_str!("responder/answers.rs")),
+            ("streams", include_str!("responder/streams.rs")),
+        ];
+        assert_every_function_listed(
+            "responder_tests",
+            &modules,
+            include_str!("responder/mod.rs"),
+        );
+    }
+
+    /// Each of `modules` (name, source) is listed whole in the macro `contract`, and they are all
+    /// the contract modules `mod_rs` declares.
+    fn assert_every_function_listed(contract: &str, modules: &[(&str, &str)], mod_rs: &str) {
         for (module, source) in modules {
-            assert_eq!(listed(module), contract_functions(source), "{module}");
+            assert_eq!(
+                listed(contract, module),
+                contract_functions(source),
+                "{module}"
+            );
         }
-        let listed_modules = include_str!("storage/mod.rs")
+        let declared = mod_rs
             .lines()
             .filter_map(|line| line.strip_prefix("pub mod "))
             .count();
         assert_eq!(
-            listed_modules,
+            declared,
             modules.len(),
             "a contract module is not checked here"
         );

@@ -255,6 +255,14 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The user still has the sign-up grant and no chat, and the ledger adds up: whatever was
+    /// reserved for a failed chat was refunded.
+    pub async fn assert_uncharged(&self, session: &Session) {
+        assert_eq!(self.balance(&session.access).await, 4000);
+        assert!(self.chats_of(&session.access).await.is_empty());
+        self.assert_ledger_consistent().await;
+    }
+
     /// The ledger invariants for every user, read straight from the database.
     pub async fn assert_ledger_consistent(&self) {
         contract_tests::storage::assert_ledger_consistent(&self.storage().await).await;

@@ -12,6 +12,8 @@ mod bad_input;
 mod concurrency;
 mod idempotency;
 mod kit;
+mod openai_streaming;
+mod openai_upstream;
 mod pricing;
 mod problem_snapshots;
 mod processes;
