@@ -192,11 +192,21 @@ pub mod sql {
         value: String,
     }
 
+    /// A connection to the SQLite file at `path` that waits for a lock the server holds, as the
+    /// server's own connections do, instead of failing at once with "database is locked".
+    fn sqlite(path: &str) -> SqliteConnection {
+        let mut conn = SqliteConnection::establish(path).expect("open sqlite");
+        diesel::sql_query("PRAGMA busy_timeout = 5000")
+            .execute(&mut conn)
+            .expect("set the busy timeout");
+        conn
+    }
+
     /// Runs a statement (UPDATE, DELETE, ...) and returns the affected row count.
     pub fn execute(url: &str, statement: &str) -> usize {
         match url.strip_prefix("sqlite://") {
             Some(path) => diesel::sql_query(statement)
-                .execute(&mut SqliteConnection::establish(path).expect("open sqlite"))
+                .execute(&mut sqlite(path))
                 .expect("execute"),
             None => diesel::sql_query(statement)
                 .execute(&mut PgConnection::establish(url).expect("connect postgres"))
@@ -208,7 +218,7 @@ pub mod sql {
     pub fn strings(url: &str, query: &str) -> Vec<String> {
         let rows: Vec<TextRow> = match url.strip_prefix("sqlite://") {
             Some(path) => diesel::sql_query(query)
-                .load(&mut SqliteConnection::establish(path).expect("open sqlite"))
+                .load(&mut sqlite(path))
                 .expect("query"),
             None => diesel::sql_query(query)
                 .load(&mut PgConnection::establish(url).expect("connect postgres"))
