@@ -147,7 +147,7 @@ impl SendChat {
         };
         match self.responder.complete(reserved.request.clone()).await {
             Ok(completion) => {
-                let text = prompt::storable(completion.text);
+                let text = domain::chat::without_nul(completion.text);
                 let tokens = prompt::counts(&reserved.request, &text, completion.usage);
                 let settled = self
                     .settle(

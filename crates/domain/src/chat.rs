@@ -44,6 +44,16 @@ impl fmt::Display for ChatMessage {
     }
 }
 
+/// Model text as every backend can store it: PostgreSQL text cannot hold NUL characters, so they
+/// are removed (from each streamed piece too, so what a client is sent equals what is stored).
+pub fn without_nul(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "")
+    } else {
+        text
+    }
+}
+
 /// How a stored exchange ended. Stored as its `as_str` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChatStatus {
@@ -100,6 +110,12 @@ impl TryFrom<String> for ChatStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_characters_are_removed_from_model_text() {
+        assert_eq!(without_nul("a\0b\0".into()), "ab");
+        assert_eq!(without_nul("plain".into()), "plain");
+    }
 
     #[test]
     fn statuses_round_trip_through_their_names() {

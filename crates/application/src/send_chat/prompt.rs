@@ -72,16 +72,6 @@ pub fn counts(request: &CompletionRequest, answer: &str, usage: Option<Usage>) -
     }
 }
 
-/// Model text as it can be stored on every backend: PostgreSQL text cannot hold NUL, so it is
-/// removed (from each streamed piece too, so what a client is sent equals what is stored).
-pub fn storable(text: String) -> String {
-    if text.contains('\0') {
-        text.replace('\0', "")
-    } else {
-        text
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
@@ -162,11 +152,5 @@ mod tests {
                 completion: 3
             }
         );
-    }
-
-    #[test]
-    fn nul_characters_are_removed_from_model_text() {
-        assert_eq!(storable("a\0b\0".into()), "ab");
-        assert_eq!(storable("plain".into()), "plain");
     }
 }

@@ -144,7 +144,7 @@ async fn relay(mut upstream: CompletionStream, sink: &dyn EventSink, text: &mut 
         };
         match next {
             Some(Ok(StreamPiece::Delta(piece))) => {
-                let piece = prompt::storable(piece);
+                let piece = domain::chat::without_nul(piece);
                 if piece.is_empty() {
                     continue;
                 }
