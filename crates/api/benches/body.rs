@@ -25,11 +25,8 @@ fn parse(c: &mut Criterion) {
     });
     c.bench_function("FormOrJson: login credentials (form)", |b| {
         b.iter(|| {
-            FormOrJson::parse(
-                "application/x-www-form-urlencoded",
-                black_box(LOGIN_FORM),
-            )
-            .and_then(|body| body.required_strings(["username", "password"]))
+            FormOrJson::parse("application/x-www-form-urlencoded", black_box(LOGIN_FORM))
+                .and_then(|body| body.required_strings(["username", "password"]))
         })
     });
     let long = format!(r#"{{"message": "{}"}}"#, "x".repeat(4000));

@@ -93,7 +93,12 @@ async fn workers_run_at_a_lower_priority() {
             let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
             // Field 19 of stat(5) is the nice value; fields 3.. follow the parenthesised name.
             let fields = stat.rsplit_once(')').unwrap().1;
-            fields.split_whitespace().nth(16).unwrap().parse::<i32>().unwrap()
+            fields
+                .split_whitespace()
+                .nth(16)
+                .unwrap()
+                .parse::<i32>()
+                .unwrap()
         })
         .await
         .unwrap();
