@@ -1,18 +1,15 @@
 //! The `chat-api` command line: `serve` (default), `migrate`, `createsuperuser`, `check-ledger`.
+//! Every subcommand loads and validates the settings first; `createsuperuser` and `check-ledger`
+//! build the use cases the way the server does ([`Application::builder`]) and hold no logic of
+//! their own. Failures print `error: …` (with their causes, never a secret) and exit with 2.
 
-use std::{io::BufRead, process::ExitCode, sync::Arc};
+use std::{io::BufRead, process::ExitCode};
 
-use adapters::{SystemClock, crypto::BcryptHasher};
-use application::{AppError, Register};
+use anyhow::{Context, bail};
+use application::AppError;
 use clap::{Parser, Subcommand};
-use domain::{Pricing, ledger::audit};
-use ports::LedgerRepository;
 
-use crate::{
-    Application, Settings,
-    startup::{StartupError, open_storage},
-    telemetry,
-};
+use crate::{Application, Settings, startup::open_storage, telemetry};
 
 /// chat-api: chat turns sold for tokens.
 #[derive(Debug, Parser)]
@@ -49,52 +46,41 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     // Reads FAILPOINTS when built with the `failpoints` feature (crash tests); a no-op otherwise.
     let _failpoints = fail::FailScenario::setup();
-    let settings = match Settings::load() {
-        Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
-    };
+    execute(cli.command.unwrap_or(Command::Serve)).unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::from(2)
+    })
+}
+
+fn execute(command: Command) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load()?;
     telemetry::init(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let outcome = runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match command {
             Command::Serve => serve(settings).await,
-            Command::Migrate => open_storage(&settings.database)
-                .await
-                .map(|_| ExitCode::SUCCESS)
-                .map_err(|e| e.to_string()),
+            Command::Migrate => {
+                open_storage(&settings.database).await?;
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Createsuperuser {
                 username,
                 password_stdin,
             } => create_superuser(settings, username, password_stdin).await,
             Command::CheckLedger => check_ledger(settings).await,
         }
-    });
-    outcome.unwrap_or_else(|message| {
-        eprintln!("error: {message}");
-        ExitCode::from(2)
     })
 }
 
-async fn serve(settings: Settings) -> Result<ExitCode, String> {
-    let application = Application::build(settings)
-        .await
-        .map_err(|e: StartupError| e.to_string())?;
+async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
+    let application = Application::build(settings).await?;
     application
         .run_until_stopped()
         .await
-        .map_err(|e| e.to_string())?;
+        .context("server failed")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -102,7 +88,7 @@ async fn create_superuser(
     settings: Settings,
     username: Option<String>,
     password_stdin: bool,
-) -> Result<ExitCode, String> {
+) -> anyhow::Result<ExitCode> {
     let username = match username {
         Some(username) => username,
         None => prompt_line("Username: ")?,
@@ -112,30 +98,21 @@ async fn create_superuser(
     } else if let Ok(password) = std::env::var(SUPERUSER_PASSWORD_VAR) {
         password
     } else {
-        let password = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
-        let again = rpassword::prompt_password("Password (again): ").map_err(|e| e.to_string())?;
+        let password =
+            rpassword::prompt_password("Password: ").context("cannot read the password")?;
+        let again =
+            rpassword::prompt_password("Password (again): ").context("cannot read the password")?;
         if password != again {
-            return Err("the passwords do not match".into());
+            bail!("the passwords do not match");
         }
         password
     };
-    let storage = Arc::new(
-        open_storage(&settings.database)
-            .await
-            .map_err(|e| e.to_string())?,
-    );
-    let pricing = Pricing::new(
-        settings.ledger.signup_grant,
-        settings.ledger.price_per_message,
-    )
-    .map_err(|e| e.to_string())?;
-    let cost = settings.auth.bcrypt_cost;
-    let hasher = tokio::task::spawn_blocking(move || BcryptHasher::new(cost))
+    let services = Application::builder(settings).services().await?;
+    match services
+        .register
+        .create_superuser(&username, &password)
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    let register = Register::new(storage, Arc::new(hasher), Arc::new(SystemClock), pricing);
-    match register.execute(&username, &password, true).await {
+    {
         Ok(user) => {
             println!(
                 "Superuser {:?} created (id {}).",
@@ -150,55 +127,52 @@ async fn create_superuser(
                 .iter()
                 .flat_map(|(field, messages)| messages.iter().map(move |m| format!("{field}: {m}")))
                 .collect();
-            Err(lines.join("\n"))
+            bail!(lines.join("\n"))
         }
-        Err(other) => Err(other.to_string()),
+        Err(other) => Err(other).context("cannot create the superuser"),
     }
 }
 
-async fn check_ledger(settings: Settings) -> Result<ExitCode, String> {
-    let storage = open_storage(&settings.database)
+async fn check_ledger(settings: Settings) -> anyhow::Result<ExitCode> {
+    let services = Application::builder(settings).services().await?;
+    let report = services
+        .audit_ledger
+        .execute()
         .await
-        .map_err(|e| e.to_string())?;
-    let totals = storage.ledger_totals().await.map_err(|e| e.to_string())?;
-    let mut violations = 0usize;
-    for user in &totals {
-        for violation in audit(user.balance, user.entries_sum) {
-            violations += 1;
-            println!(
-                "VIOLATION user {} ({:?}): {violation}",
-                user.user_id.0, user.username
-            );
-        }
+        .context("cannot read the ledger")?;
+    for found in &report.violations {
+        println!(
+            "VIOLATION user {} ({:?}): {}",
+            found.user_id.0, found.username, found.violation
+        );
     }
-    let total_balance: i64 = totals.iter().map(|t| t.balance.get()).sum();
     println!(
         "checked {} users, {} tokens in balances: {}",
-        totals.len(),
-        total_balance,
-        if violations == 0 {
+        report.accounts,
+        report.total_balance,
+        if report.is_consistent() {
             "ledger consistent".to_owned()
         } else {
-            format!("{violations} violations")
+            format!("{} violations", report.violations.len())
         }
     );
-    Ok(if violations == 0 {
+    Ok(if report.is_consistent() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
 }
 
-fn prompt_line(prompt: &str) -> Result<String, String> {
+fn prompt_line(prompt: &str) -> anyhow::Result<String> {
     eprint!("{prompt}");
     read_stdin_line()
 }
 
-fn read_stdin_line() -> Result<String, String> {
+fn read_stdin_line() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
+        .context("cannot read standard input")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }

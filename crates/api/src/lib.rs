@@ -5,6 +5,8 @@ pub mod admin;
 mod background;
 pub mod cli;
 pub mod extract;
+#[cfg(test)]
+mod log_capture;
 pub mod problem;
 mod routes;
 pub mod secret;
@@ -14,4 +16,4 @@ pub mod state;
 pub mod telemetry;
 
 pub use settings::Settings;
-pub use startup::{Application, Overrides, StartupError};
+pub use startup::{Application, ApplicationBuilder, StartupError};

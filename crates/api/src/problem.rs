@@ -1,5 +1,5 @@
 //! The one place errors become HTTP responses: RFC 9457 `application/problem+json` bodies with the
-//! `detail` DRF clients read and a stable machine-readable `code` (DESIGN.md §1).
+//! `detail` DRF clients read and a stable machine-readable `code` (catalogue in `docs/api.md`).
 
 use actix_web::{
     HttpResponse, ResponseError,
@@ -7,6 +7,7 @@ use actix_web::{
 };
 use application::AppError;
 use domain::FieldErrors;
+use ports::TokenError;
 use serde::Serialize;
 
 /// Everything a request can fail with: use-case errors plus what only the HTTP edge knows.
@@ -73,6 +74,9 @@ impl ApiError {
                 }
                 AppError::ResponderFailed => (StatusCode::BAD_GATEWAY, "responder_failed"),
                 AppError::ResponderTimeout => (StatusCode::GATEWAY_TIMEOUT, "responder_timeout"),
+                AppError::ResponderBusy { .. } => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "responder_busy")
+                }
                 AppError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
                 AppError::StorageUnavailable => {
                     (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
@@ -90,10 +94,38 @@ impl ApiError {
         }
     }
 
+    /// `Retry-After` for answers worth retrying: the throttle's or the responder's own wait, one
+    /// second for any other outage.
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::App(
+                AppError::Throttled { retry_after_secs }
+                | AppError::ResponderBusy { retry_after_secs },
+            ) => Some(*retry_after_secs),
+            _ if self.status_and_code().0 == StatusCode::SERVICE_UNAVAILABLE => Some(1),
+            _ => None,
+        }
+    }
+
     fn field_errors(&self) -> Option<&FieldErrors> {
         match self {
             Self::App(AppError::Validation(errors)) => Some(errors),
             _ => None,
+        }
+    }
+
+    /// Writes to the log what the client is not told: a bug's cause at `error`; why a token was
+    /// refused at `info` (an expired one, routine, at `debug`; another account's, a probe or a
+    /// leak, at `warn`). The cause of an outage was logged where storage reported it.
+    fn log(&self) {
+        match self {
+            Self::App(AppError::Internal(reason)) => tracing::error!(%reason, "internal error"),
+            Self::App(AppError::TokenInvalid(reason)) => match reason {
+                TokenError::Expired => tracing::debug!(%reason, "token refused"),
+                TokenError::OtherAccount { .. } => tracing::warn!(%reason, "token refused"),
+                _ => tracing::info!(%reason, "token refused"),
+            },
+            _ => {}
         }
     }
 
@@ -114,9 +146,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let (status, code) = self.status_and_code();
-        if let Self::App(AppError::Internal(reason)) = self {
-            tracing::error!(%reason, "internal error");
-        }
+        self.log();
         let body = Problem {
             kind: format!("urn:chat-api:problem:{code}"),
             title: status.canonical_reason().unwrap_or("Error"),
@@ -127,17 +157,11 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
-        if let Self::App(AppError::Throttled { retry_after_secs }) = self {
-            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        if let Some(seconds) = self.retry_after_secs() {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
-        match status {
-            StatusCode::UNAUTHORIZED => {
-                response.insert_header((header::WWW_AUTHENTICATE, "Token realm=\"api\""));
-            }
-            StatusCode::SERVICE_UNAVAILABLE => {
-                response.insert_header((header::RETRY_AFTER, "1"));
-            }
-            _ => {}
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Token realm=\"api\""));
         }
         response.body(serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}")))
     }
@@ -173,6 +197,9 @@ pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
 }
 
 #[cfg(test)]
+mod snapshot_tests;
+
+#[cfg(test)]
 mod tests {
     use actix_web::{
         App,
@@ -182,6 +209,7 @@ mod tests {
     use serde::Deserialize;
 
     use super::*;
+    use crate::log_capture::logs_of;
 
     #[derive(Debug, Deserialize)]
     struct Page {
@@ -221,6 +249,53 @@ mod tests {
             );
             let body: serde_json::Value = read_body_json(response).await;
             assert_eq!(body["code"], "invalid_request", "{uri}");
+        }
+    }
+
+    #[test]
+    fn an_internal_error_logs_its_cause_at_error() {
+        let cause = "relation \"chats\" does not exist";
+        let (_, logs) =
+            logs_of(|| ApiError::App(AppError::Internal(cause.into())).error_response());
+        assert!(logs.contains("ERROR") && logs.contains(cause), "{logs}");
+    }
+
+    #[test]
+    fn a_refused_token_logs_why_at_a_level_fitting_the_reason() {
+        let cases = [
+            (TokenError::Expired, "DEBUG", "token expired"),
+            (TokenError::Malformed, "INFO", "malformed or forged token"),
+            (
+                TokenError::AccountInactive(domain::UserId(7)),
+                "INFO",
+                "token of user 7 whose account is deactivated",
+            ),
+            (
+                TokenError::AccountGone(domain::UserId(7)),
+                "INFO",
+                "token of user 7 whose account no longer exists",
+            ),
+            (
+                TokenError::IssuedBeforeReset(domain::UserId(7)),
+                "INFO",
+                "refresh token of user 7 issued before its password was reset",
+            ),
+            (
+                TokenError::OtherAccount {
+                    owner: domain::UserId(7),
+                    presenter: domain::UserId(8),
+                },
+                "WARN",
+                "token of user 7 presented by user 8",
+            ),
+        ];
+        for (reason, level, says) in cases {
+            let (_, logs) =
+                logs_of(|| ApiError::App(AppError::TokenInvalid(reason)).error_response());
+            assert!(
+                logs.contains(level) && logs.contains(says),
+                "{says}: {logs}"
+            );
         }
     }
 

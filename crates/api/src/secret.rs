@@ -1,12 +1,13 @@
-//! Where the JWT signing secret comes from (DESIGN.md §5). No published default ever signs tokens:
-//! development generates a random secret once and keeps it in the database, shared by every
-//! process; other profiles must be given one.
+//! Where the JWT signing secret comes from. No published default ever signs tokens: development
+//! generates a random secret once and keeps it in the database, shared by every process; other
+//! profiles must be given one (checked with the other settings, see
+//! [`Settings::configured_jwt_secret`]).
 
 use ports::ServerSettingsRepository;
 use rand::{Rng, distr::Alphanumeric};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
-use crate::settings::Settings;
+use crate::settings::{Settings, SettingsError};
 
 /// Shortest accepted secret, in bytes (HS256's key size).
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -16,16 +17,11 @@ const SETTING_NAME: &str = "development_jwt_secret";
 /// The secret could not be settled.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    /// Not development, and none configured.
-    #[error(
-        "profile {0:?} requires auth.jwt_secret (CHAT_API__AUTH__JWT_SECRET), at least 32 bytes"
-    )]
-    Missing(String),
-    /// Configured but too short to resist brute force.
-    #[error("auth.jwt_secret must be at least {MIN_SECRET_BYTES} bytes long")]
-    TooShort,
+    /// Configured too short, or missing outside development.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     /// The generated secret could not be stored or read.
-    #[error("cannot store the generated development secret: {0}")]
+    #[error("cannot store the generated development secret")]
     Storage(#[from] ports::StorageError),
 }
 
@@ -34,14 +30,8 @@ pub async fn resolve(
     settings: &Settings,
     storage: &dyn ServerSettingsRepository,
 ) -> Result<SecretString, SecretError> {
-    if let Some(secret) = &settings.auth.jwt_secret {
-        if secret.expose_secret().len() < MIN_SECRET_BYTES {
-            return Err(SecretError::TooShort);
-        }
+    if let Some(secret) = settings.configured_jwt_secret()? {
         return Ok(secret.clone());
-    }
-    if !settings.is_development() {
-        return Err(SecretError::Missing(settings.profile.clone()));
     }
     let candidate: String = rand::rng()
         .sample_iter(&Alphanumeric)

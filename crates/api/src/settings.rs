@@ -1,19 +1,35 @@
 //! Configuration: `config/default.toml` (compiled in, so the binary runs from any directory), then
 //! `config/<profile>.toml` from the working directory if present, then environment variables
 //! `CHAT_API__<SECTION>__<KEY>` (and `DATABASE_URL`). Settings are a plain value injected into
-//! [`crate::Application::build`]; nothing reads configuration from globals.
+//! [`crate::Application::builder`]; nothing reads configuration from globals.
+//!
+//! Every value is checked in one place, [`Settings::validate`], before any subcommand does
+//! anything: [`Settings::load`] runs it, and so does the builder (for settings made in code). A
+//! bad value is a startup error naming its key, never a silent fallback; closed sets of names
+//! (`log.format`, `responder.kind`) are enums, so a typo is refused while reading.
 
 use std::time::Duration;
 
-use secrecy::SecretString;
+use adapters::{
+    crypto::BcryptHasher,
+    storage::{DatabaseUrl, PoolSettings},
+};
+use domain::{Pricing, PricingError};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::{extract::TrustedProxies, secret::MIN_SECRET_BYTES};
+
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
+
+/// The profile that may run on a generated JWT secret.
+pub const DEVELOPMENT: &str = "development";
 
 /// Every setting of the service.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
-    /// `development` allows a generated JWT secret; anything else requires an explicit one.
+    /// `development` allows a generated JWT secret; anything else requires an explicit one. Any
+    /// name is allowed (it also selects `config/<profile>.toml`).
     pub profile: String,
     /// HTTP listener.
     pub server: ServerSettings,
@@ -92,13 +108,23 @@ pub struct LedgerSettings {
     pub sweep_interval_secs: u64,
 }
 
+/// Which responder adapter answers chats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponderKind {
+    /// Deterministic answers derived from the message; no model involved.
+    Dummy,
+}
+
 /// The AI model.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ResponderSettings {
-    /// Which responder adapter to wire (`dummy`).
-    pub kind: String,
+    /// Which responder adapter to wire.
+    pub kind: ResponderKind,
     /// Longest a response may take before the chat fails with 504 (uncharged).
     pub timeout_secs: u64,
+    /// Longest answer the model may write, in its tokens.
+    pub max_tokens: u32,
 }
 
 /// Login and sign-up throttling (counted in the database, shared by every process). A limit of 0
@@ -139,26 +165,63 @@ impl ThrottleSettings {
             window: Duration::from_secs(self.signup_window_secs),
         }
     }
+}
 
-    /// The longest window: throttle events older than this are never counted again.
-    pub fn longest_window(&self) -> Duration {
-        Duration::from_secs(self.login_window_secs.max(self.signup_window_secs))
-    }
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// Logging.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LogSettings {
     /// `text` or `json`.
-    pub format: String,
+    pub format: LogFormat,
     /// A tracing filter directive.
     pub level: String,
 }
 
-/// Configuration could not be read.
+/// The configuration is unusable. Each error names the key to fix; none shows a secret.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid configuration: {0}")]
-pub struct SettingsError(#[from] config::ConfigError);
+pub enum SettingsError {
+    /// The sources could not be read, or a value has the wrong type or an unknown name.
+    #[error("invalid configuration")]
+    Read(#[from] config::ConfigError),
+    /// A value is out of range or malformed.
+    #[error("invalid setting {key}: {reason}")]
+    Invalid {
+        /// The offending key, as written in `config/default.toml`.
+        key: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl SettingsError {
+    fn invalid(key: &'static str, reason: impl std::fmt::Display) -> Self {
+        Self::Invalid {
+            key,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// `Ok` when `value` is at least `min`, otherwise an error naming `key`.
+fn at_least(key: &'static str, value: u64, min: u64) -> Result<(), SettingsError> {
+    if value >= min {
+        Ok(())
+    } else {
+        Err(SettingsError::invalid(
+            key,
+            format!("must be at least {min}, got {value}"),
+        ))
+    }
+}
 
 /// The `CHAT_API__SECTION__KEY` environment source; list-valued keys are comma-separated.
 fn environment() -> config::Environment {
@@ -171,10 +234,10 @@ fn environment() -> config::Environment {
 }
 
 impl Settings {
-    /// Reads the layered configuration for this process.
+    /// Reads the layered configuration for this process and validates it.
     pub fn load() -> Result<Self, SettingsError> {
         let environment = environment();
-        let profile = std::env::var("CHAT_API__PROFILE").unwrap_or_else(|_| "development".into());
+        let profile = std::env::var("CHAT_API__PROFILE").unwrap_or_else(|_| DEVELOPMENT.into());
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
             .add_source(config::File::with_name(&format!("config/{profile}")).required(false))
@@ -184,7 +247,16 @@ impl Settings {
                 builder = builder.set_override("database.url", url)?;
             }
         }
-        Ok(builder.build()?.try_deserialize()?)
+        Self::read(builder)
+    }
+
+    /// Deserializes and validates layered sources.
+    fn read(
+        builder: config::ConfigBuilder<config::builder::DefaultState>,
+    ) -> Result<Self, SettingsError> {
+        let settings: Self = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
     }
 
     /// The compiled-in defaults alone, ignoring files and environment (tests start from these).
@@ -197,19 +269,150 @@ impl Settings {
 
     /// Whether this is the development profile.
     pub fn is_development(&self) -> bool {
-        self.profile == "development"
+        self.profile == DEVELOPMENT
+    }
+
+    /// Checks every value; the first one out of range is the error, naming its key.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        self.server.trusted_proxies()?;
+        self.database.validate()?;
+        self.configured_jwt_secret()?;
+        let auth = &self.auth;
+        if !BcryptHasher::COSTS.contains(&auth.bcrypt_cost) {
+            return Err(SettingsError::invalid(
+                "auth.bcrypt_cost",
+                format!(
+                    "must be between {} and {}, got {}",
+                    BcryptHasher::COSTS.start(),
+                    BcryptHasher::COSTS.end(),
+                    auth.bcrypt_cost
+                ),
+            ));
+        }
+        at_least("auth.access_ttl_secs", auth.access_ttl_secs, 1)?;
+        at_least("auth.refresh_ttl_secs", auth.refresh_ttl_secs, 1)?;
+        let slack = application::refresh::REVOCATION_SLACK;
+        let leeway_fits = i64::try_from(auth.leeway_secs)
+            .is_ok_and(|leeway| chrono::Duration::seconds(leeway) < slack);
+        if !leeway_fits {
+            return Err(SettingsError::invalid(
+                "auth.leeway_secs",
+                format!(
+                    "must be below {} (revocations are kept that many seconds past expiry), got {}",
+                    slack.num_seconds(),
+                    auth.leeway_secs
+                ),
+            ));
+        }
+        self.ledger.pricing()?;
+        at_least(
+            "ledger.sweep_interval_secs",
+            self.ledger.sweep_interval_secs,
+            1,
+        )?;
+        at_least("responder.timeout_secs", self.responder.timeout_secs, 1)?;
+        at_least(
+            "responder.max_tokens",
+            u64::from(self.responder.max_tokens),
+            1,
+        )?;
+        let throttle = &self.throttle;
+        at_least("throttle.login_window_secs", throttle.login_window_secs, 1)?;
+        at_least(
+            "throttle.signup_window_secs",
+            throttle.signup_window_secs,
+            1,
+        )?;
+        at_least(
+            "throttle.prune_interval_secs",
+            throttle.prune_interval_secs,
+            1,
+        )?;
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| SettingsError::invalid("log.level", e))?;
+        Ok(())
+    }
+
+    /// The configured JWT secret, if any. A configured one must be at least
+    /// [`MIN_SECRET_BYTES`] long; only the development profile may have none (it then uses a
+    /// generated one, see [`crate::secret`]).
+    pub fn configured_jwt_secret(&self) -> Result<Option<&SecretString>, SettingsError> {
+        match &self.auth.jwt_secret {
+            Some(secret) if secret.expose_secret().len() < MIN_SECRET_BYTES => {
+                Err(SettingsError::invalid(
+                    "auth.jwt_secret",
+                    format!("must be at least {MIN_SECRET_BYTES} bytes long"),
+                ))
+            }
+            Some(secret) => Ok(Some(secret)),
+            None if self.is_development() => Ok(None),
+            None => Err(SettingsError::invalid(
+                "auth.jwt_secret",
+                format!(
+                    "profile {:?} requires auth.jwt_secret (CHAT_API__AUTH__JWT_SECRET), at \
+                     least {MIN_SECRET_BYTES} bytes",
+                    self.profile
+                ),
+            )),
+        }
+    }
+
+    /// The plain values the use cases are configured with.
+    pub fn services_config(&self) -> Result<application::Config, SettingsError> {
+        Ok(application::Config {
+            charge: application::ChargePolicy {
+                pricing: self.ledger.pricing()?,
+                max_answer_tokens: self.responder.max_tokens,
+                responder_timeout: Duration::from_secs(self.responder.timeout_secs),
+                settle_grace: Duration::from_secs(self.ledger.charge_grace_secs),
+            },
+            rotate_refresh_tokens: self.auth.rotate_refresh_tokens,
+            login_limits: self.throttle.login_limits(),
+            signup_limit: self.throttle.signup_limit(),
+            admin_session_ttl: crate::admin::SESSION_TTL,
+        })
+    }
+}
+
+impl ServerSettings {
+    /// The parsed `server.trusted_proxies`.
+    pub fn trusted_proxies(&self) -> Result<TrustedProxies, SettingsError> {
+        TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| SettingsError::invalid("server.trusted_proxies", e))
     }
 }
 
 impl DatabaseSettings {
+    /// Checks the database section (also on its own, before storage is opened); returns the
+    /// backend `database.url` names.
+    pub fn validate(&self) -> Result<DatabaseUrl, SettingsError> {
+        at_least("database.max_connections", self.max_connections.into(), 1)?;
+        at_least("database.acquire_timeout_ms", self.acquire_timeout_ms, 1)?;
+        DatabaseUrl::parse(self.url.expose_secret())
+            .map_err(|e| SettingsError::invalid("database.url", e))
+    }
+
     /// Pool tuning for the storage adapter.
-    pub fn pool_settings(&self) -> adapters::storage::PoolSettings {
-        adapters::storage::PoolSettings {
-            max_connections: self.max_connections.max(1),
+    pub fn pool_settings(&self) -> PoolSettings {
+        PoolSettings {
+            max_connections: self.max_connections,
             acquire_timeout: Duration::from_millis(self.acquire_timeout_ms),
             busy_timeout: Duration::from_millis(self.busy_timeout_ms),
             statement_timeout: Duration::from_millis(self.statement_timeout_ms),
         }
+    }
+}
+
+impl LedgerSettings {
+    /// The tariff from `ledger.signup_grant` and `ledger.price_per_message`.
+    pub fn pricing(&self) -> Result<Pricing, SettingsError> {
+        Pricing::new(self.signup_grant, self.price_per_message).map_err(|e| {
+            let key = match e {
+                PricingError::NegativeGrant => "ledger.signup_grant",
+                PricingError::FreeMessage => "ledger.price_per_message",
+            };
+            SettingsError::invalid(key, e)
+        })
     }
 }
 
@@ -249,12 +452,11 @@ mod tests {
             (4000, 100)
         );
         assert_eq!(
-            (
-                settings.responder.kind.as_str(),
-                settings.responder.timeout_secs
-            ),
-            ("dummy", 30)
+            (settings.responder.kind, settings.responder.timeout_secs),
+            (ResponderKind::Dummy, 30)
         );
+        assert_eq!(settings.log.format, LogFormat::Text);
+        settings.validate().unwrap();
         assert!(settings.server.trusted_proxies.is_empty());
         let throttle = &settings.throttle;
         assert_eq!(
@@ -279,16 +481,7 @@ mod tests {
             ("CHAT_API__THROTTLE__LOGIN_PER_PAIR", "3"),
             ("CHAT_API__LOG__LEVEL", "info,chat_api=debug"),
         ];
-        let settings: Settings = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
-            .add_source(
-                environment().source(Some(
-                    variables
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                        .collect(),
-                )),
-            )
+        let settings: Settings = defaults_and(&variables)
             .build()
             .unwrap()
             .try_deserialize()
@@ -302,6 +495,170 @@ mod tests {
             settings.log.level, "info,chat_api=debug",
             "other strings stay strings"
         );
+    }
+
+    /// The defaults overridden by these environment variables.
+    fn defaults_and(
+        variables: &[(&str, &str)],
+    ) -> config::ConfigBuilder<config::builder::DefaultState> {
+        config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .add_source(
+                environment().source(Some(
+                    variables
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                )),
+            )
+    }
+
+    /// [`defaults_and`] read and validated like [`Settings::load`] does; the error with its
+    /// causes, as the CLI prints it.
+    fn read_with(variables: &[(&str, &str)]) -> Result<Settings, String> {
+        Settings::read(defaults_and(variables)).map_err(|error| {
+            let mut message = error.to_string();
+            let mut cause = std::error::Error::source(&error);
+            while let Some(inner) = cause {
+                message = format!("{message}: {inner}");
+                cause = inner.source();
+            }
+            message
+        })
+    }
+
+    #[test]
+    fn named_values_are_read_as_enums() {
+        let settings = read_with(&[
+            ("CHAT_API__LOG__FORMAT", "json"),
+            ("CHAT_API__RESPONDER__KIND", "dummy"),
+        ])
+        .unwrap();
+        assert_eq!(settings.log.format, LogFormat::Json);
+        assert_eq!(settings.responder.kind, ResponderKind::Dummy);
+    }
+
+    #[test]
+    fn a_typo_in_a_named_value_is_refused_naming_its_key() {
+        for (variable, value, key) in [
+            ("CHAT_API__LOG__FORMAT", "jsno", "log.format"),
+            ("CHAT_API__RESPONDER__KIND", "dumy", "responder.kind"),
+        ] {
+            let error = read_with(&[(variable, value)]).unwrap_err();
+            assert!(
+                error.contains(key) && error.contains(value),
+                "{variable}={value}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_out_of_range_value_is_refused_naming_its_key() {
+        let slack = application::refresh::REVOCATION_SLACK
+            .num_seconds()
+            .to_string();
+        let cases: &[(&str, &str, &str)] = &[
+            ("CHAT_API__DATABASE__URL", "mysql://db/chat", "database.url"),
+            (
+                "CHAT_API__DATABASE__MAX_CONNECTIONS",
+                "0",
+                "database.max_connections",
+            ),
+            (
+                "CHAT_API__DATABASE__ACQUIRE_TIMEOUT_MS",
+                "0",
+                "database.acquire_timeout_ms",
+            ),
+            ("CHAT_API__AUTH__BCRYPT_COST", "3", "auth.bcrypt_cost"),
+            ("CHAT_API__AUTH__BCRYPT_COST", "32", "auth.bcrypt_cost"),
+            (
+                "CHAT_API__AUTH__ACCESS_TTL_SECS",
+                "0",
+                "auth.access_ttl_secs",
+            ),
+            (
+                "CHAT_API__AUTH__REFRESH_TTL_SECS",
+                "0",
+                "auth.refresh_ttl_secs",
+            ),
+            ("CHAT_API__AUTH__LEEWAY_SECS", &slack, "auth.leeway_secs"),
+            ("CHAT_API__AUTH__JWT_SECRET", "short", "auth.jwt_secret"),
+            (
+                "CHAT_API__LEDGER__SIGNUP_GRANT",
+                "-1",
+                "ledger.signup_grant",
+            ),
+            (
+                "CHAT_API__LEDGER__PRICE_PER_MESSAGE",
+                "0",
+                "ledger.price_per_message",
+            ),
+            (
+                "CHAT_API__LEDGER__SWEEP_INTERVAL_SECS",
+                "0",
+                "ledger.sweep_interval_secs",
+            ),
+            (
+                "CHAT_API__RESPONDER__TIMEOUT_SECS",
+                "0",
+                "responder.timeout_secs",
+            ),
+            (
+                "CHAT_API__THROTTLE__LOGIN_WINDOW_SECS",
+                "0",
+                "throttle.login_window_secs",
+            ),
+            (
+                "CHAT_API__THROTTLE__SIGNUP_WINDOW_SECS",
+                "0",
+                "throttle.signup_window_secs",
+            ),
+            (
+                "CHAT_API__THROTTLE__PRUNE_INTERVAL_SECS",
+                "0",
+                "throttle.prune_interval_secs",
+            ),
+            (
+                "CHAT_API__SERVER__TRUSTED_PROXIES",
+                "10.0.0.0/33",
+                "server.trusted_proxies",
+            ),
+            ("CHAT_API__LOG__LEVEL", "info,chat_api=loud", "log.level"),
+        ];
+        for (variable, value, key) in cases {
+            let error = read_with(&[(variable, value)]).unwrap_err();
+            assert!(
+                error.starts_with(&format!("invalid setting {key}: ")),
+                "{variable}={value}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_leeway_stays_below_the_revocation_slack() {
+        let below = application::refresh::REVOCATION_SLACK.num_seconds() - 1;
+        let settings = read_with(&[("CHAT_API__AUTH__LEEWAY_SECS", &below.to_string())]);
+        assert_eq!(
+            settings.map(|s| s.auth.leeway_secs),
+            Ok(below.unsigned_abs())
+        );
+    }
+
+    #[test]
+    fn only_development_may_run_without_a_configured_secret() {
+        assert!(read_with(&[]).is_ok(), "development generates one");
+        let error = read_with(&[("CHAT_API__PROFILE", "production")]).unwrap_err();
+        assert!(
+            error.contains("auth.jwt_secret") && error.contains("\"production\""),
+            "{error}"
+        );
+        let secret = "s".repeat(MIN_SECRET_BYTES);
+        let settings = read_with(&[
+            ("CHAT_API__PROFILE", "staging"),
+            ("CHAT_API__AUTH__JWT_SECRET", &secret),
+        ])
+        .unwrap();
+        assert_eq!(settings.profile, "staging", "any profile name is allowed");
     }
 
     #[test]

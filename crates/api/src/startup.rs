@@ -1,72 +1,64 @@
-//! The composition root: settings in, a running server out. `main` and the tests build the
-//! service the same way, through [`Application::build`].
+//! The composition root: settings in, the service out. The server (`main`), the command line and
+//! the tests all build it through [`Application::builder`]:
+//!
+//! ```no_run
+//! # async fn demo(settings: api::Settings) -> Result<(), api::StartupError> {
+//! let application = api::Application::builder(settings).build().await?;
+//! application.run_until_stopped().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The builder validates the settings, opens the configured storage (or takes the one given to
+//! [`ApplicationBuilder::storage`]), resolves the JWT secret, builds the adapters and wires every
+//! use case with [`application::Services::new`]; [`ApplicationBuilder::build`] then binds the
+//! listener, while [`ApplicationBuilder::services`] stops before it (one-shot commands).
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
 use actix_web::{App, HttpServer, dev::Server, middleware::DefaultHeaders, web};
 use adapters::{
     SystemClock,
-    crypto::{BcryptHasher, JwtIssuer, JwtSettings},
+    crypto::{BcryptHasher, JwtIssuer, JwtSettings, RandomSecrets},
     responder::{DummyResponder, TimeoutResponder},
-    storage::{Database, DatabaseUrl, DieselStorage},
+    storage::{Database, DieselStorage},
 };
-use application::{
-    Authenticate, ChargePolicy, Login, LoginThrottle, Logout, PruneSecurityRecords, RefreshAccess,
-    Register, SendChat, SignupThrottle, SweepExpiredCharges,
-};
-use domain::Pricing;
-use ports::{Clock, Responder};
+use application::{Ports, Services};
+use ports::{Responder, Storage};
 use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
 use crate::{
-    background,
-    extract::TrustedProxies,
-    problem, routes, secret,
-    settings::{DatabaseSettings, Settings},
-    state::AppState,
+    background, problem, routes, secret,
+    settings::{DatabaseSettings, ResponderKind, Settings, SettingsError},
 };
 
-/// Why the service could not start. Each says what to fix.
+/// Why the service could not start. Each says what to fix; a wrapped cause is the error's
+/// `source` (print with `{:#}` to see the chain), never repeated in its message.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// `database.url` names no supported backend.
+    /// A setting is missing, malformed or out of range.
     #[error(transparent)]
-    DatabaseUrl(#[from] adapters::storage::DatabaseUrlError),
+    Settings(#[from] SettingsError),
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Database(#[from] adapters::storage::DatabaseError),
     /// No usable JWT secret.
     #[error(transparent)]
     Secret(#[from] secret::SecretError),
-    /// A setting is out of range.
-    #[error("invalid setting: {0}")]
-    InvalidSetting(String),
+    /// The password hasher could not be prepared.
+    #[error("cannot prepare the password hasher")]
+    Hasher(#[from] ports::HasherError),
+    /// A setup step running off the async runtime died.
+    #[error("a startup task failed")]
+    Task(#[from] tokio::task::JoinError),
     /// The listener could not be bound.
-    #[error("cannot listen: {0}")]
+    #[error("cannot listen")]
     Io(#[from] std::io::Error),
-}
-
-/// Replaceable parts, for tests that need a responder that fails or stalls.
-#[derive(Default)]
-pub struct Overrides {
-    /// Used instead of the configured responder (still wrapped in the timeout).
-    pub responder: Option<Arc<dyn Responder>>,
-}
-
-/// A bound, not yet running server and its background tasks.
-pub struct Application {
-    port: u16,
-    server: Server,
-    sweep: Arc<SweepExpiredCharges>,
-    sweep_interval: Duration,
-    prune: Arc<PruneSecurityRecords>,
-    prune_interval: Duration,
 }
 
 /// Opens the configured database and applies pending migrations.
 pub async fn open_storage(settings: &DatabaseSettings) -> Result<DieselStorage, StartupError> {
-    let url = DatabaseUrl::parse(settings.url.expose_secret())?;
+    let url = settings.validate()?;
     let pool = settings.pool_settings();
     tracing::info!(database = %url.redacted(), "opening database");
     let db = tokio::task::spawn_blocking(move || -> Result<Database, StartupError> {
@@ -77,128 +69,78 @@ pub async fn open_storage(settings: &DatabaseSettings) -> Result<DieselStorage, 
         }
         Ok(db)
     })
-    .await
-    .map_err(|e| StartupError::InvalidSetting(format!("database setup task failed: {e}")))??;
+    .await??;
     Ok(DieselStorage::new(db))
 }
 
-impl Application {
-    /// Builds the service from settings.
-    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        Self::build_with(settings, Overrides::default()).await
+/// The service's parts before they are wired: the settings, and the adapters to use instead of
+/// the configured ones. Made by [`Application::builder`].
+pub struct ApplicationBuilder {
+    settings: Settings,
+    responder: Option<Arc<dyn Responder>>,
+    storage: Option<Arc<dyn Storage>>,
+}
+
+impl ApplicationBuilder {
+    /// Answers chats with `responder` instead of the adapter `responder.kind` names. It is still
+    /// wrapped in the `responder.timeout_secs` timeout, so a stalled model costs nobody tokens.
+    pub fn responder(mut self, responder: Arc<dyn Responder>) -> Self {
+        self.responder = Some(responder);
+        self
     }
 
-    /// Builds the service with some parts replaced.
-    pub async fn build_with(
-        settings: Settings,
-        overrides: Overrides,
-    ) -> Result<Self, StartupError> {
-        let storage = open_storage(&settings.database).await?;
-        let secret = secret::resolve(&settings, &storage).await?;
-        let pricing = Pricing::new(
-            settings.ledger.signup_grant,
-            settings.ledger.price_per_message,
-        )
-        .map_err(|e| StartupError::InvalidSetting(format!("ledger: {e}")))?;
-        let bcrypt_cost = settings.auth.bcrypt_cost;
-        let hasher = tokio::task::spawn_blocking(move || BcryptHasher::new(bcrypt_cost))
-            .await
-            .map_err(|e| StartupError::InvalidSetting(e.to_string()))?
-            .map_err(|e| StartupError::InvalidSetting(format!("auth.bcrypt_cost: {e}")))?;
-        let responder_timeout = Duration::from_secs(settings.responder.timeout_secs);
-        let responder: Arc<dyn Responder> = match overrides.responder {
-            Some(responder) => responder,
-            None => match settings.responder.kind.as_str() {
-                "dummy" => Arc::new(DummyResponder),
-                other => {
-                    return Err(StartupError::InvalidSetting(format!(
-                        "responder.kind {other:?} is unknown"
-                    )));
-                }
-            },
-        };
-        let responder = Arc::new(TimeoutResponder::new(responder, responder_timeout));
+    /// Keeps everything in `storage` instead of the database `database.url` names. No migration
+    /// is run: the storage's schema is its own business.
+    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        self.storage = Some(storage);
+        self
+    }
 
-        let trusted_proxies = web::Data::new(
-            TrustedProxies::parse(&settings.server.trusted_proxies).map_err(|e| {
-                StartupError::InvalidSetting(format!("server.trusted_proxies: {e}"))
-            })?,
-        );
-        if chrono::Duration::seconds(i64::try_from(settings.auth.leeway_secs).unwrap_or(i64::MAX))
-            >= application::refresh::REVOCATION_SLACK
-        {
-            return Err(StartupError::InvalidSetting(
-                "auth.leeway_secs must be below 3600 (revocations are kept one hour past expiry)"
-                    .into(),
-            ));
-        }
-        let storage = Arc::new(storage);
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let hasher = Arc::new(hasher);
-        let tokens = Arc::new(JwtIssuer::new(
+    /// Validates the settings and wires every use case, without listening (the command line's
+    /// one-shot commands use this).
+    pub async fn services(self) -> Result<Services, StartupError> {
+        let settings = &self.settings;
+        settings.validate()?;
+        let storage: Arc<dyn Storage> = match self.storage {
+            Some(storage) => storage,
+            None => Arc::new(open_storage(&settings.database).await?),
+        };
+        let secret = secret::resolve(settings, &*storage).await?;
+        let cost = settings.auth.bcrypt_cost;
+        // At cost 12 preparing the hasher (one dummy hash) takes a quarter second of CPU.
+        let hasher = tokio::task::spawn_blocking(move || BcryptHasher::new(cost)).await??;
+        let tokens = JwtIssuer::new(
             secret.expose_secret().as_bytes(),
             JwtSettings {
                 access_ttl: Duration::from_secs(settings.auth.access_ttl_secs),
                 refresh_ttl: Duration::from_secs(settings.auth.refresh_ttl_secs),
                 leeway: Duration::from_secs(settings.auth.leeway_secs),
             },
-        ));
-        let authenticate = Arc::new(Authenticate::new(
-            storage.clone(),
-            tokens.clone(),
-            clock.clone(),
-        ));
-        let policy = ChargePolicy {
-            pricing,
-            responder_timeout,
-            settle_grace: Duration::from_secs(settings.ledger.charge_grace_secs),
-        };
-        let login_throttle = Arc::new(LoginThrottle::new(
-            storage.clone(),
-            clock.clone(),
-            settings.throttle.login_limits(),
-        ));
-        let admin = crate::admin::AdminServices::new(
-            storage.clone(),
-            hasher.clone(),
-            Arc::new(adapters::crypto::RandomSecrets),
-            clock.clone(),
-            login_throttle.clone(),
         );
-        let state = web::Data::new(AppState {
-            register: Register::new(storage.clone(), hasher.clone(), clock.clone(), pricing),
-            login: Login::new(storage.clone(), hasher, tokens.clone(), clock.clone()),
-            refresh: RefreshAccess::new(
-                authenticate.clone(),
-                tokens.clone(),
-                storage.clone(),
-                clock.clone(),
-                settings.auth.rotate_refresh_tokens,
-            ),
-            logout: Logout::new(tokens, storage.clone(), clock.clone()),
-            login_throttle,
-            signup_throttle: SignupThrottle::new(
-                storage.clone(),
-                clock.clone(),
-                settings.throttle.signup_limit(),
-            ),
-            authenticate,
-            send_chat: Arc::new(SendChat::new(
-                storage.clone(),
-                responder,
-                clock.clone(),
-                policy,
-            )),
-            admin,
-        });
-        let prune = Arc::new(PruneSecurityRecords::new(
-            storage.clone(),
-            storage.clone(),
-            clock.clone(),
-            settings.throttle.longest_window(),
+        let responder = self
+            .responder
+            .unwrap_or_else(|| configured_responder(settings.responder.kind));
+        let responder = Arc::new(TimeoutResponder::new(
+            responder,
+            Duration::from_secs(settings.responder.timeout_secs),
         ));
-        let sweep = Arc::new(SweepExpiredCharges::new(storage, clock));
+        let ports = Ports {
+            storage,
+            hasher: Arc::new(hasher),
+            tokens: Arc::new(tokens),
+            clock: Arc::new(SystemClock),
+            responder,
+            secrets: Arc::new(RandomSecrets),
+        };
+        Ok(Services::new(ports, settings.services_config()?))
+    }
 
+    /// Wires the service and binds its listener; [`Application::run_until_stopped`] serves.
+    pub async fn build(self) -> Result<Application, StartupError> {
+        let settings = self.settings.clone();
+        let services = Arc::new(self.services().await?);
+        let trusted_proxies = web::Data::new(settings.server.trusted_proxies()?);
+        let state = web::Data::from(services.clone());
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
         let mut server = HttpServer::new(move || {
@@ -217,14 +159,45 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         tracing::info!(host = %settings.server.host, port, "listening");
-        Ok(Self {
+        Ok(Application {
             port,
             server: server.run(),
-            sweep,
+            services,
             sweep_interval: Duration::from_secs(settings.ledger.sweep_interval_secs),
-            prune,
             prune_interval: Duration::from_secs(settings.throttle.prune_interval_secs),
         })
+    }
+}
+
+/// The responder adapter `responder.kind` names.
+fn configured_responder(kind: ResponderKind) -> Arc<dyn Responder> {
+    match kind {
+        ResponderKind::Dummy => Arc::new(DummyResponder),
+    }
+}
+
+/// A bound, not yet running server and its background tasks.
+pub struct Application {
+    port: u16,
+    server: Server,
+    services: Arc<Services>,
+    sweep_interval: Duration,
+    prune_interval: Duration,
+}
+
+impl Application {
+    /// Starts building the service from `settings`.
+    pub fn builder(settings: Settings) -> ApplicationBuilder {
+        ApplicationBuilder {
+            settings,
+            responder: None,
+            storage: None,
+        }
+    }
+
+    /// Builds the service from settings alone (`Application::builder(settings).build()`).
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::builder(settings).build().await
     }
 
     /// The bound port (useful when configured as 0).
@@ -240,16 +213,17 @@ impl Application {
     /// Serves until the process is asked to stop (SIGINT/SIGTERM), with the charge sweeper and
     /// the security pruner alongside.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let (sweep, prune) = (self.sweep, self.prune);
+        let services = self.services.clone();
         let sweeper =
             background::spawn_periodic("charge sweeper", self.sweep_interval, move || {
-                let sweep = sweep.clone();
-                async move { sweep.execute().await }
+                let services = services.clone();
+                async move { services.sweep.execute().await }
             });
+        let services = self.services;
         let pruner =
             background::spawn_periodic("security pruner", self.prune_interval, move || {
-                let prune = prune.clone();
-                async move { prune.execute().await }
+                let services = services.clone();
+                async move { services.prune.execute().await }
             });
         let result = self.server.await;
         sweeper.abort();

@@ -54,12 +54,23 @@ impl Authenticate {
             .map_err(AppError::TokenInvalid)?;
         let user = match self.users.find_by_id(claims.user_id).await? {
             Some(user) if user.is_active => user,
-            _ => return Err(AppError::TokenInvalid(TokenError::Malformed)),
+            Some(_) => {
+                return Err(AppError::TokenInvalid(TokenError::AccountInactive(
+                    claims.user_id,
+                )));
+            }
+            None => {
+                return Err(AppError::TokenInvalid(TokenError::AccountGone(
+                    claims.user_id,
+                )));
+            }
         };
         if kind == TokenKind::Refresh {
             let cutoff = self.users.refresh_tokens_revoked_before(user.id).await?;
             if cutoff.is_some_and(|cutoff| claims.issued_at <= cutoff) {
-                return Err(AppError::TokenInvalid(TokenError::Malformed));
+                return Err(AppError::TokenInvalid(TokenError::IssuedBeforeReset(
+                    user.id,
+                )));
             }
         }
         Ok((claims, user))
@@ -106,7 +117,17 @@ mod tests {
                 fixed_clock(),
             );
             let result = block_on(auth.user_for("t", TokenKind::Refresh));
-            assert_eq!(result.is_ok(), accepted, "cutoff {cutoff:?}: {result:?}");
+            if accepted {
+                assert!(result.is_ok(), "cutoff {cutoff:?}: {result:?}");
+            } else {
+                assert_eq!(
+                    result,
+                    Err(AppError::TokenInvalid(TokenError::IssuedBeforeReset(
+                        domain::UserId(1)
+                    ))),
+                    "cutoff {cutoff:?}"
+                );
+            }
         }
     }
 
@@ -160,16 +181,22 @@ mod tests {
     }
 
     #[test]
-    fn a_deleted_or_inactive_user_invalidates_the_token() {
+    fn a_deleted_user_invalidates_the_token_saying_so() {
         let auth = Authenticate::new(
             Arc::new(users_returning(None)),
             Arc::new(verifying(Ok(claims()))),
             fixed_clock(),
         );
-        assert!(matches!(
+        assert_eq!(
             block_on(auth.user_for("t", TokenKind::Access)),
-            Err(AppError::TokenInvalid(_))
-        ));
+            Err(AppError::TokenInvalid(TokenError::AccountGone(
+                domain::UserId(1)
+            )))
+        );
+    }
+
+    #[test]
+    fn an_inactive_user_invalidates_the_token_saying_so() {
         let mut inactive = user(1, 10);
         inactive.is_active = false;
         let auth = Authenticate::new(
@@ -177,9 +204,11 @@ mod tests {
             Arc::new(verifying(Ok(claims()))),
             fixed_clock(),
         );
-        assert!(matches!(
+        assert_eq!(
             block_on(auth.user_for("t", TokenKind::Access)),
-            Err(AppError::TokenInvalid(_))
-        ));
+            Err(AppError::TokenInvalid(TokenError::AccountInactive(
+                domain::UserId(1)
+            )))
+        );
     }
 }

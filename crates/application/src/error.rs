@@ -39,6 +39,12 @@ pub enum AppError {
     /// The responder took too long; the user was not charged.
     #[error("The responder timed out; you were not charged.")]
     ResponderTimeout,
+    /// Too many answers are being written at once; nothing was charged.
+    #[error("The responder is busy; you were not charged. Retry in {retry_after_secs} seconds.")]
+    ResponderBusy {
+        /// Seconds until a retry is likely to find room (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// Too many attempts (failed logins, sign-ups) from this client or for this account; the
     /// request was refused without being examined.
     #[error("Request was throttled. Expected available in {retry_after_secs} seconds.")]

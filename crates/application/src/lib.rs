@@ -2,8 +2,11 @@
 //! ports it needs as `Arc<dyn Port>` and is unit-tested against mockall mocks of them.
 //!
 //! Every use case fails with [`AppError`], which the HTTP edge maps once to a problem+json body.
+//! [`Services::new`] wires them all from a bundle of ports; nothing else constructs them outside
+//! tests.
 
 pub mod admin;
+pub mod audit;
 pub mod authenticate;
 mod credentials;
 mod digest;
@@ -14,9 +17,11 @@ pub mod prune;
 pub mod refresh;
 pub mod register;
 pub mod send_chat;
+pub mod services;
 pub mod sweep;
 pub mod throttle;
 
+pub use audit::{AccountViolation, AuditLedger, LedgerReport};
 pub use authenticate::Authenticate;
 pub use error::AppError;
 pub use login::{Login, LoginTokens};
@@ -25,8 +30,11 @@ pub use prune::PruneSecurityRecords;
 pub use refresh::{RefreshAccess, RefreshedTokens};
 pub use register::Register;
 pub use send_chat::{ChargePolicy, SendChat, SendChatCommand};
+pub use services::{Config, Ports, Services};
 pub use sweep::SweepExpiredCharges;
-pub use throttle::{LoginLimits, LoginThrottle, RateLimit, SignupThrottle};
+pub use throttle::{
+    ClientAddress, LoginFailure, LoginLimits, LoginThrottle, RateLimit, SignupThrottle,
+};
 
 #[cfg(test)]
 mod test_support;

@@ -5,7 +5,11 @@ use std::sync::Arc;
 use domain::PlainPassword;
 use ports::{Clock, PasswordHasher, TokenIssuer, TokenKind, UserRepository};
 
-use crate::{AppError, credentials::user_with_password};
+use crate::{
+    AppError,
+    credentials::user_with_password,
+    throttle::{ClientAddress, LoginThrottle},
+};
 
 /// The tokens a successful login hands out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,12 +22,13 @@ pub struct LoginTokens {
     pub refresh_token: String,
 }
 
-/// Checks credentials and issues tokens.
+/// Checks credentials and issues tokens, under the failed-login throttle.
 pub struct Login {
     users: Arc<dyn UserRepository>,
     hasher: Arc<dyn PasswordHasher>,
     tokens: Arc<dyn TokenIssuer>,
     clock: Arc<dyn Clock>,
+    throttle: Arc<LoginThrottle>,
 }
 
 impl Login {
@@ -33,19 +38,34 @@ impl Login {
         hasher: Arc<dyn PasswordHasher>,
         tokens: Arc<dyn TokenIssuer>,
         clock: Arc<dyn Clock>,
+        throttle: Arc<LoginThrottle>,
     ) -> Self {
         Self {
             users,
             hasher,
             tokens,
             clock,
+            throttle,
         }
     }
 
     /// Unknown user, wrong password and inactive account all get the same error after the same
     /// amount of work (one bcrypt verification), so neither the answer nor its timing tells an
-    /// attacker which usernames exist.
-    pub async fn execute(&self, username: &str, password: &str) -> Result<LoginTokens, AppError> {
+    /// attacker which usernames exist. Each of those failures counts against the failed-login
+    /// limits of `username` and `client`; once one is reached, logins are `Throttled` before any
+    /// password is checked.
+    pub async fn execute(
+        &self,
+        username: &str,
+        password: &str,
+        client: ClientAddress,
+    ) -> Result<LoginTokens, AppError> {
+        self.throttle
+            .attempt(username, client, self.check(username, password))
+            .await
+    }
+
+    async fn check(&self, username: &str, password: &str) -> Result<LoginTokens, AppError> {
         let password = PlainPassword::for_login(password)
             .map_err(|e| AppError::invalid_field("password", e.message))?;
         if username.trim().is_empty() {
@@ -84,7 +104,9 @@ mod tests {
     };
 
     use super::*;
-    use crate::test_support::{fixed_clock, hasher_verifying, issued, user};
+    use crate::test_support::{
+        CLIENT, fixed_clock, full_counters, hasher_verifying, issued, no_login_limits, user,
+    };
 
     fn tokens() -> MockTokenIssuer {
         let mut tokens = MockTokenIssuer::new();
@@ -100,6 +122,7 @@ mod tests {
             Arc::new(hasher),
             Arc::new(tokens()),
             fixed_clock(),
+            no_login_limits(),
         )
     }
 
@@ -124,7 +147,11 @@ mod tests {
     #[test]
     fn right_password_gets_both_tokens_and_the_stored_username() {
         let result = block_on(
-            login(users_with(true), hasher_verifying("real", true)).execute("USER1", "password123"),
+            login(users_with(true), hasher_verifying("real", true)).execute(
+                "USER1",
+                "password123",
+                CLIENT,
+            ),
         );
         let tokens = result.expect("login should succeed");
         assert_eq!(tokens.username, "user1");
@@ -135,7 +162,11 @@ mod tests {
     #[test]
     fn wrong_password_is_invalid_credentials() {
         let result = block_on(
-            login(users_with(true), hasher_verifying("real", false)).execute("user1", "wrong-pass"),
+            login(users_with(true), hasher_verifying("real", false)).execute(
+                "user1",
+                "wrong-pass",
+                CLIENT,
+            ),
         );
         assert_eq!(result, Err(AppError::InvalidCredentials));
     }
@@ -144,16 +175,22 @@ mod tests {
     fn unknown_user_still_costs_one_verification_against_the_dummy_hash() {
         let mut users = MockUserRepository::new();
         users.expect_find_credentials().returning(|_| Ok(None));
-        let result =
-            block_on(login(users, hasher_verifying("dummy", true)).execute("ghost", "password123"));
+        let result = block_on(login(users, hasher_verifying("dummy", true)).execute(
+            "ghost",
+            "password123",
+            CLIENT,
+        ));
         assert_eq!(result, Err(AppError::InvalidCredentials));
     }
 
     #[test]
     fn inactive_user_cannot_log_in_even_with_the_right_password() {
         let result = block_on(
-            login(users_with(false), hasher_verifying("real", true))
-                .execute("user1", "password123"),
+            login(users_with(false), hasher_verifying("real", true)).execute(
+                "user1",
+                "password123",
+                CLIENT,
+            ),
         );
         assert_eq!(result, Err(AppError::InvalidCredentials));
     }
@@ -162,11 +199,39 @@ mod tests {
     fn blank_fields_are_validation_errors_without_a_lookup() {
         let mut users = MockUserRepository::new();
         users.expect_find_credentials().never();
-        let result = block_on(login(users, MockPasswordHasher::new()).execute(" ", "password123"));
+        let result =
+            block_on(login(users, MockPasswordHasher::new()).execute(" ", "password123", CLIENT));
         assert!(matches!(result, Err(AppError::Validation(_))));
         let mut users = MockUserRepository::new();
         users.expect_find_credentials().never();
-        let result = block_on(login(users, MockPasswordHasher::new()).execute("user1", ""));
+        let result = block_on(login(users, MockPasswordHasher::new()).execute("user1", "", CLIENT));
         assert!(matches!(result, Err(AppError::Validation(_))));
+    }
+
+    #[test]
+    fn a_throttled_login_is_refused_before_any_lookup_or_password_work() {
+        let mut users = MockUserRepository::new();
+        users.expect_find_credentials().never();
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().never();
+        let throttle = LoginThrottle::new(
+            Arc::new(full_counters()),
+            fixed_clock(),
+            crate::LoginLimits::DEFAULT,
+        );
+        let login = Login::new(
+            Arc::new(users),
+            Arc::new(hasher),
+            Arc::new(tokens()),
+            fixed_clock(),
+            Arc::new(throttle),
+        );
+        let result = block_on(login.execute("user1", "password123", CLIENT));
+        assert_eq!(
+            result,
+            Err(AppError::Throttled {
+                retry_after_secs: 900
+            })
+        );
     }
 }

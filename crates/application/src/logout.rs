@@ -47,11 +47,10 @@ impl Logout {
             .verify(refresh_token, TokenKind::Refresh, now)
             .map_err(AppError::TokenInvalid)?;
         if claims.user_id != user.id {
-            tracing::warn!(
-                user_id = user.id.0,
-                "logout with another account's refresh token refused"
-            );
-            return Err(AppError::TokenInvalid(TokenError::Malformed));
+            return Err(AppError::TokenInvalid(TokenError::OtherAccount {
+                owner: claims.user_id,
+                presenter: user.id,
+            }));
         }
         self.revocations
             .revoke(revocation_record(&claims, now), now)
@@ -105,7 +104,10 @@ mod tests {
         revocations.expect_revoke().never();
         assert_eq!(
             block_on(logout(Ok(claims_of(2)), revocations).execute(&user(1, 0), "r")),
-            Err(AppError::TokenInvalid(TokenError::Malformed))
+            Err(AppError::TokenInvalid(TokenError::OtherAccount {
+                owner: domain::UserId(2),
+                presenter: domain::UserId(1),
+            }))
         );
     }
 

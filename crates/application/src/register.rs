@@ -1,18 +1,23 @@
-//! Sign-up: a new account with the sign-up grant.
+//! Sign-up, and the console's `createsuperuser`: a new account with the sign-up grant.
 
 use std::sync::Arc;
 
-use domain::{FieldErrors, PlainPassword, Pricing, Username};
+use domain::{AccountRole, FieldErrors, PlainPassword, Pricing, Username};
 use ports::{Clock, CreatedUser, NewUser, PasswordHasher, UserRepository};
 
-use crate::AppError;
+use crate::{
+    AppError,
+    throttle::{ClientAddress, SignupThrottle},
+};
 
-/// Creates accounts. Also used by `chat-api createsuperuser`.
+/// Creates accounts: plain users through sign-up (throttled per client address), superusers
+/// through `chat-api createsuperuser` (an operator at the console, not throttled).
 pub struct Register {
     users: Arc<dyn UserRepository>,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     pricing: Pricing,
+    throttle: SignupThrottle,
 }
 
 impl Register {
@@ -22,22 +27,48 @@ impl Register {
         hasher: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
         pricing: Pricing,
+        throttle: SignupThrottle,
     ) -> Self {
         Self {
             users,
             hasher,
             clock,
             pricing,
+            throttle,
         }
+    }
+
+    /// Signs up a plain user from `client`. Once `client` has made as many account-creating
+    /// attempts as the sign-up limit allows, further ones are `Throttled` before anything runs.
+    pub async fn sign_up(
+        &self,
+        username: &str,
+        password: &str,
+        client: ClientAddress,
+    ) -> Result<domain::User, AppError> {
+        self.throttle
+            .attempt(client, self.create(username, password, AccountRole::User))
+            .await
+    }
+
+    /// Creates a superuser (who may use the admin panel), with the same rules and grant as a
+    /// sign-up.
+    pub async fn create_superuser(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<domain::User, AppError> {
+        self.create(username, password, AccountRole::Superuser)
+            .await
     }
 
     /// Validates both fields (reporting every problem at once), hashes the password off the event
     /// loop, and creates the account with its grant in one transaction.
-    pub async fn execute(
+    async fn create(
         &self,
         username: &str,
         password: &str,
-        is_superuser: bool,
+        role: AccountRole,
     ) -> Result<domain::User, AppError> {
         let mut errors = FieldErrors::new();
         let username = errors.check("username", Username::parse(username));
@@ -52,13 +83,13 @@ impl Register {
         let new_user = NewUser {
             username,
             password_hash,
-            is_superuser,
+            role,
             joined_at: self.clock.now(),
             signup_grant: self.pricing.signup_grant(),
         };
         match self.users.create(new_user).await? {
             CreatedUser::Created(user) => {
-                tracing::info!(user_id = user.id.0, "user registered");
+                tracing::info!(user_id = user.id.0, ?role, "user registered");
                 Ok(user)
             }
             CreatedUser::UsernameTaken => Err(AppError::UsernameTaken),
@@ -74,7 +105,7 @@ mod tests {
     use ports::{MockPasswordHasher, MockUserRepository, PasswordHash, StorageError};
 
     use super::*;
-    use crate::test_support::{fixed_clock, user};
+    use crate::test_support::{CLIENT, fixed_clock, full_counters, no_signup_limit, user};
 
     fn hasher() -> MockPasswordHasher {
         let mut hasher = MockPasswordHasher::new();
@@ -90,6 +121,19 @@ mod tests {
             Arc::new(hasher),
             fixed_clock(),
             Pricing::DEFAULT,
+            no_signup_limit(),
+        )
+    }
+
+    /// A sign-up throttle of one attempt per hour whose counter is already full.
+    fn exhausted_signup_limit() -> SignupThrottle {
+        SignupThrottle::new(
+            Arc::new(full_counters()),
+            fixed_clock(),
+            crate::RateLimit {
+                max: 1,
+                window: std::time::Duration::from_secs(3600),
+            },
         )
     }
 
@@ -102,11 +146,12 @@ mod tests {
                 new.username.as_str() == "john_doe"
                     && new.password_hash == PasswordHash("hashed".into())
                     && new.signup_grant == Tokens::new(4000)
-                    && !new.is_superuser
+                    && new.role == AccountRole::User
             })
             .times(1)
             .returning(|_| Ok(CreatedUser::Created(user(1, 4000))));
-        let created = block_on(register(users, hasher()).execute("john_doe", "password123", false));
+        let created =
+            block_on(register(users, hasher()).sign_up("john_doe", "password123", CLIENT));
         assert_eq!(created.map(|u| u.tokens), Ok(Tokens::new(4000)));
     }
 
@@ -116,7 +161,7 @@ mod tests {
         users
             .expect_create()
             .returning(|_| Ok(CreatedUser::UsernameTaken));
-        let result = block_on(register(users, hasher()).execute("john_doe", "password123", false));
+        let result = block_on(register(users, hasher()).sign_up("john_doe", "password123", CLIENT));
         assert_eq!(result, Err(AppError::UsernameTaken));
     }
 
@@ -126,7 +171,7 @@ mod tests {
         users.expect_create().never();
         let mut never_hash = MockPasswordHasher::new();
         never_hash.expect_hash().never();
-        let result = block_on(register(users, never_hash).execute("bad name", "", false));
+        let result = block_on(register(users, never_hash).sign_up("bad name", "", CLIENT));
         let Err(AppError::Validation(errors)) = result else {
             panic!("expected validation error")
         };
@@ -140,7 +185,7 @@ mod tests {
         users.expect_create().never();
         let mut never_hash = MockPasswordHasher::new();
         never_hash.expect_hash().never();
-        let result = block_on(register(users, never_hash).execute("john_doe", "12345678", false));
+        let result = block_on(register(users, never_hash).sign_up("john_doe", "12345678", CLIENT));
         assert!(
             matches!(result, Err(AppError::Validation(e)) if e.fields().contains_key("password"))
         );
@@ -153,7 +198,47 @@ mod tests {
             .expect_create()
             .with(always())
             .returning(|_| Err(StorageError::Unavailable("down".into())));
-        let result = block_on(register(users, hasher()).execute("john_doe", "password123", false));
+        let result = block_on(register(users, hasher()).sign_up("john_doe", "password123", CLIENT));
         assert_eq!(result, Err(AppError::StorageUnavailable));
+    }
+
+    #[test]
+    fn a_throttled_sign_up_creates_and_hashes_nothing() {
+        let mut users = MockUserRepository::new();
+        users.expect_create().never();
+        let mut never_hash = MockPasswordHasher::new();
+        never_hash.expect_hash().never();
+        let register = Register::new(
+            Arc::new(users),
+            Arc::new(never_hash),
+            fixed_clock(),
+            Pricing::DEFAULT,
+            exhausted_signup_limit(),
+        );
+        let result = block_on(register.sign_up("john_doe", "password123", CLIENT));
+        assert_eq!(
+            result,
+            Err(AppError::Throttled {
+                retry_after_secs: 3600
+            })
+        );
+    }
+
+    #[test]
+    fn a_superuser_is_created_unthrottled_with_the_superuser_role() {
+        let mut users = MockUserRepository::new();
+        users
+            .expect_create()
+            .withf(|new| new.role == AccountRole::Superuser)
+            .times(1)
+            .returning(|_| Ok(CreatedUser::Created(user(1, 4000))));
+        let register = Register::new(
+            Arc::new(users),
+            Arc::new(hasher()),
+            fixed_clock(),
+            Pricing::DEFAULT,
+            exhausted_signup_limit(),
+        );
+        assert!(block_on(register.create_superuser("root", "admin-password-1")).is_ok());
     }
 }

@@ -6,8 +6,9 @@ use crate::{AppError, digest::sha256_hex};
 use chrono::{DateTime, Utc};
 use domain::{ChatMessage, Pricing, User};
 use ports::{
-    ChatRecord, ChatRepository, ChatReservation, Clock, IdempotencyKey, Reservation, Responder,
-    ResponderError, Settlement,
+    ChatRecord, ChatRepository, ChatReservation, Clock, CompletionRequest, IdempotencyKey,
+    IdempotencyKeyState, PromptMessage, Reservation, Responder, ResponderError, Role, Settlement,
+    TokenError,
 };
 
 /// Longest accepted `Idempotency-Key` header, in bytes.
@@ -26,11 +27,20 @@ pub fn invalid_idempotency_key() -> AppError {
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_KEY_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
 
+/// First pause between looks at an idempotency key a concurrent request holds; each pause doubles
+/// up to [`MAX_KEY_POLL`].
+const FIRST_KEY_POLL: Duration = Duration::from_millis(20);
+
+/// Longest pause between looks at an idempotency key a concurrent request holds.
+const MAX_KEY_POLL: Duration = Duration::from_millis(500);
+
 /// Money-related settings of the chat protocol.
 #[derive(Debug, Clone, Copy)]
 pub struct ChargePolicy {
     /// Price and grant.
     pub pricing: Pricing,
+    /// Longest answer the responder may write, in model tokens.
+    pub max_answer_tokens: u32,
     /// Longest the responder may take (enforced by the responder wrapper in the adapters).
     pub responder_timeout: Duration,
     /// Extra time after the responder timeout before the sweeper may refund a pending charge;
@@ -109,6 +119,14 @@ impl SendChat {
                         available,
                     });
                 }
+                // The account was deleted between authentication and now: the same answer as
+                // for a token whose account is gone, which is what the client's next request
+                // gets anyway. Not 402 (there is no balance) and not 500 (nothing is broken).
+                Reservation::UserNotFound => {
+                    return Err(AppError::TokenInvalid(TokenError::AccountGone(
+                        command.user.id,
+                    )));
+                }
                 Reservation::KeyReused => return Err(AppError::IdempotencyKeyReused),
                 Reservation::InProgress => {
                     let key = idempotency_key.as_deref().unwrap_or_default();
@@ -120,10 +138,15 @@ impl SendChat {
             // A crash exactly between charge and response, for the crash test.
             std::process::abort()
         });
-        match self.responder.respond(&message).await {
-            Ok(response) => match self
+        let request = CompletionRequest {
+            messages: vec![PromptMessage::new(Role::User, message.as_str())],
+            max_tokens: self.policy.max_answer_tokens,
+            temperature: None,
+        };
+        match self.responder.complete(request).await {
+            Ok(completion) => match self
                 .chats
-                .settle(charge, &message, &response, self.clock.now())
+                .settle(charge, &message, &completion.text, self.clock.now())
                 .await?
             {
                 Settlement::Settled(record) => Ok(record),
@@ -140,13 +163,18 @@ impl SendChat {
                 Err(match error {
                     ResponderError::Failed(_) => AppError::ResponderFailed,
                     ResponderError::Timeout => AppError::ResponderTimeout,
+                    ResponderError::Busy { retry_after_secs } => {
+                        AppError::ResponderBusy { retry_after_secs }
+                    }
                 })
             }
         }
     }
 
-    /// Waits for a concurrent request holding the same key; the caller then reserves again and
-    /// gets the replay (or the key, if the first request was refunded).
+    /// Waits for a concurrent request holding the same key, looking at it with growing pauses on
+    /// the injected clock; the caller then reserves again and gets the replay (or the key, if the
+    /// first request was refunded). Gives up once the first request has outlived its own charge
+    /// deadline, by which time the sweeper may refund it.
     async fn wait_for_first_request(
         &self,
         user: &User,
@@ -154,13 +182,18 @@ impl SendChat {
         since: DateTime<Utc>,
     ) -> Result<(), AppError> {
         let give_up_at = since + self.policy.pending_lifetime();
-        self.chats
-            .wait_for_idempotency_key(user.id, key, give_up_at)
-            .await?;
-        if self.clock.now() >= give_up_at {
-            return Err(AppError::IdempotencyKeyInProgress);
+        let mut pause = FIRST_KEY_POLL;
+        loop {
+            let state = self.chats.idempotency_key_state(user.id, key).await?;
+            if state != IdempotencyKeyState::InProgress {
+                return Ok(());
+            }
+            match (give_up_at - self.clock.now()).to_std() {
+                Ok(left) if !left.is_zero() => self.clock.sleep(pause.min(left)).await,
+                _ => return Err(AppError::IdempotencyKeyInProgress),
+            }
+            pause = (pause * 2).min(MAX_KEY_POLL);
         }
-        Ok(())
     }
 }
 

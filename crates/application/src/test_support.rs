@@ -1,12 +1,19 @@
 //! Fixtures shared by the use-case tests.
 
-use std::sync::Arc;
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
+use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{Tokens, User, UserId, Username};
-use ports::{Clock, MockClock};
+use ports::{BucketUsage, Clock, MockClock, MockThrottleRepository};
 
-/// 2025-01-01T12:00:00Z, the timestamp of DESIGN.md's example.
+use crate::throttle::{ClientAddress, LoginLimits, LoginThrottle, RateLimit, SignupThrottle};
+
+/// 2025-01-01T12:00:00Z: a fixed, readable instant for tests.
 pub fn noon() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0)
         .single()
@@ -20,6 +27,80 @@ pub fn fixed_clock() -> Arc<dyn Clock> {
     Arc::new(clock)
 }
 
+/// A clock that stands still until a test (or a use case's `sleep`) moves it forward; sleeping
+/// takes no real time.
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    /// A clock at [`noon`].
+    pub fn at_noon() -> Arc<Self> {
+        Arc::new(Self(Mutex::new(noon())))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+#[async_trait]
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.advance(chrono::Duration::from_std(duration).unwrap());
+    }
+}
+
+/// The address the use-case tests log in and sign up from.
+pub const CLIENT: ClientAddress = ClientAddress::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)));
+
+/// A login throttle with every limit off: it never touches storage (the mock has no
+/// expectations, so any call would fail the test).
+pub fn no_login_limits() -> Arc<LoginThrottle> {
+    let limits = LoginLimits {
+        per_pair: 0,
+        per_username: 0,
+        per_ip: 0,
+        ..LoginLimits::DEFAULT
+    };
+    Arc::new(LoginThrottle::new(
+        Arc::new(MockThrottleRepository::new()),
+        fixed_clock(),
+        limits,
+    ))
+}
+
+/// A sign-up throttle with its limit off (never touches storage).
+pub fn no_signup_limit() -> SignupThrottle {
+    SignupThrottle::new(
+        Arc::new(MockThrottleRepository::new()),
+        fixed_clock(),
+        RateLimit {
+            max: 0,
+            window: Duration::from_secs(3600),
+        },
+    )
+}
+
+/// Throttle counters that report every bucket full since [`noon`]: any throttled attempt is
+/// refused, and nothing may be recorded.
+pub fn full_counters() -> MockThrottleRepository {
+    let mut events = MockThrottleRepository::new();
+    events.expect_usage().returning(|buckets, _| {
+        let full = BucketUsage {
+            count: u64::MAX,
+            oldest: Some(noon()),
+        };
+        Ok(vec![full; buckets.len()])
+    });
+    events.expect_record().never();
+    events.expect_clear().never();
+    events
+}
+
 /// An active, non-admin user.
 pub fn user(id: i64, tokens: i64) -> User {
     User {
@@ -29,6 +110,31 @@ pub fn user(id: i64, tokens: i64) -> User {
         is_active: true,
         is_superuser: false,
         date_joined: noon(),
+    }
+}
+
+/// An active superuser.
+pub fn superuser(id: i64) -> User {
+    User {
+        is_superuser: true,
+        ..user(id, 0)
+    }
+}
+
+/// A user repository whose `find_by_id` answers `found`, whatever the id.
+pub fn users_by_id(found: Option<User>) -> ports::MockUserRepository {
+    let mut users = ports::MockUserRepository::new();
+    users
+        .expect_find_by_id()
+        .returning(move |_| Ok(found.clone()));
+    users
+}
+
+/// A list page with no rows.
+pub fn empty_page<T>() -> ports::Page<T> {
+    ports::Page {
+        items: Vec::new(),
+        total: 0,
     }
 }
 

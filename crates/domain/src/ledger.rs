@@ -1,4 +1,4 @@
-//! The rules of the token ledger (DESIGN.md §3): every balance change is an entry, a balance is the
+//! The rules of the token ledger: every balance change is an entry, a balance is the
 //! sum of its entries, and no change may take a balance below zero.
 //!
 //! Storage applies these rules with conditional SQL updates (so concurrent requests cannot race

@@ -1,4 +1,4 @@
-//! The password policy of DESIGN.md §2. A [`PlainPassword`] exists only after the policy passed, so
+//! The password policy (see `docs/api.md`). A [`PlainPassword`] exists only after the policy passed, so
 //! a hasher can never be handed a password bcrypt would silently truncate.
 
 use std::fmt;

@@ -1,7 +1,18 @@
 //! What tokens cost and what a new account receives. Both come from configuration; the defaults
 //! are those of the original service.
 
-use crate::{tokens::Tokens, validation::ValidationError};
+use crate::tokens::Tokens;
+
+/// Why a tariff was refused; each variant names the one value at fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PricingError {
+    /// The sign-up grant is below zero.
+    #[error("the sign-up grant cannot be negative")]
+    NegativeGrant,
+    /// The price per message is zero or below.
+    #[error("the price per message must be positive")]
+    FreeMessage,
+}
 
 /// The tariff: sign-up grant and price of one chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,14 +30,12 @@ impl Pricing {
 
     /// A tariff from configuration. A free message would make the ledger meaningless and a
     /// negative grant would open accounts in debt, so both are refused.
-    pub fn new(signup_grant: i64, price_per_message: i64) -> Result<Self, ValidationError> {
+    pub fn new(signup_grant: i64, price_per_message: i64) -> Result<Self, PricingError> {
         if signup_grant < 0 {
-            return Err(ValidationError::new("the sign-up grant cannot be negative"));
+            return Err(PricingError::NegativeGrant);
         }
         if price_per_message <= 0 {
-            return Err(ValidationError::new(
-                "the price per message must be positive",
-            ));
+            return Err(PricingError::FreeMessage);
         }
         Ok(Self {
             signup_grant: Tokens::new(signup_grant),
@@ -63,9 +72,9 @@ mod tests {
 
     #[test]
     fn rejects_free_messages_and_negative_grants() {
-        assert!(Pricing::new(4000, 0).is_err());
-        assert!(Pricing::new(4000, -1).is_err());
-        assert!(Pricing::new(-1, 100).is_err());
+        assert_eq!(Pricing::new(4000, 0), Err(PricingError::FreeMessage));
+        assert_eq!(Pricing::new(4000, -1), Err(PricingError::FreeMessage));
+        assert_eq!(Pricing::new(-1, 100), Err(PricingError::NegativeGrant));
         assert!(Pricing::new(0, 1).is_ok());
     }
 

@@ -26,3 +26,20 @@ pub struct User {
     /// When the account was created.
     pub date_joined: DateTime<Utc>,
 }
+
+/// What an account may do beyond chatting. Only an operator at the console creates superusers
+/// (`chat-api createsuperuser`); sign-ups are always plain users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountRole {
+    /// Chats and manages their own tokens.
+    User,
+    /// Also uses the admin panel.
+    Superuser,
+}
+
+impl AccountRole {
+    /// Whether this role opens the admin panel (the stored `is_superuser` flag).
+    pub fn is_superuser(self) -> bool {
+        matches!(self, Self::Superuser)
+    }
+}

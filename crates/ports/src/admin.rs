@@ -1,7 +1,7 @@
-//! What the admin panel (issue 6) needs from storage: read models for its pages, the admin
+//! What the admin panel needs from storage: read models for its pages, the admin
 //! operations on accounts, and server-side admin sessions.
 //!
-//! Every balance change here follows DESIGN.md §3: an `admin_adjustment` ledger entry written in
+//! Every balance change here follows the ledger rule: an `admin_adjustment` ledger entry written in
 //! the same transaction as the `users.tokens` update, recording the acting admin and a reason.
 
 use async_trait::async_trait;

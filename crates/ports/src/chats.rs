@@ -1,4 +1,4 @@
-//! Chats and the charge protocol of DESIGN.md §3, invariant 4:
+//! Chats and the charge protocol that makes a chat charged if and only if it is stored:
 //!
 //! 1. [`ChatRepository::reserve`] takes the price (conditional debit + `chat_debit` ledger entry) and
 //!    records a *pending charge* with a deadline, in one transaction.
@@ -58,12 +58,26 @@ pub enum Reservation {
         /// The balance at the time of the attempt.
         available: Tokens,
     },
+    /// No user has this id (the account was deleted after the caller authenticated); nothing was
+    /// written.
+    UserNotFound,
     /// The idempotency key already produced this chat; nothing was written or charged.
     Replay(ChatRecord),
     /// A request with the same idempotency key is still running; nothing was written.
     InProgress,
     /// The idempotency key was used with a different request body; nothing was written.
     KeyReused,
+}
+
+/// Where one idempotency key stands (see [`ChatRepository::idempotency_key_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdempotencyKeyState {
+    /// No request holds the key (never used, forgotten, or released by a refund).
+    Absent,
+    /// A request holding the key has reserved its charge and not yet settled or refunded it.
+    InProgress,
+    /// The key's request settled; reserving with it again replays the stored chat.
+    Completed,
 }
 
 /// A stored chat exchange.
@@ -97,7 +111,8 @@ pub enum Settlement {
 pub trait ChatRepository: Send + Sync {
     /// Step 1. In one transaction: claims the idempotency key if any, then debits the price only if
     /// the balance covers it and records the pending charge and its `chat_debit` entry. MUST never
-    /// take a balance below zero, whatever the concurrency.
+    /// take a balance below zero, whatever the concurrency. MUST return `UserNotFound`, never
+    /// `InsufficientTokens`, when the user does not exist.
     async fn reserve(&self, reservation: ChatReservation) -> Result<Reservation, StorageError>;
 
     /// Step 3, success. If `charge` is still pending: stores the chat, closes the charge and
@@ -126,13 +141,11 @@ pub trait ChatRepository: Send + Sync {
     /// Step 4. Refunds every charge still pending whose deadline is before `now`; returns how many.
     async fn refund_expired(&self, now: DateTime<Utc>) -> Result<u64, StorageError>;
 
-    /// Waits (bounded by `until`) while a request holding `key` for `user_id` is in progress, so a
-    /// concurrent duplicate can then replay its answer. Returns early once the key is completed
-    /// or released.
-    async fn wait_for_idempotency_key(
+    /// Where the idempotency `key` of `user_id` stands, so a concurrent duplicate can wait for the
+    /// request holding it and then replay its answer.
+    async fn idempotency_key_state(
         &self,
         user_id: UserId,
         key: &str,
-        until: DateTime<Utc>,
-    ) -> Result<(), StorageError>;
+    ) -> Result<IdempotencyKeyState, StorageError>;
 }

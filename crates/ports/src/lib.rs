@@ -2,7 +2,7 @@
 //!
 //! Each repository method is one atomic operation (a unit of work), so the core never needs to know
 //! about transactions. Each trait states its error contract; adapters must honour it, and the
-//! storage contract suite in `crates/adapters/tests` checks that they do. With the `mocks` feature
+//! storage contract suite in `crates/contract-tests` checks that they do. With the `mocks` feature
 //! every trait gets a `Mock*` twin from mockall.
 
 pub mod admin;
@@ -25,13 +25,17 @@ pub use admin::{
     UserSummary, Window,
 };
 pub use chats::{
-    ChargeId, ChatRecord, ChatRepository, ChatReservation, IdempotencyKey, Reservation, Settlement,
+    ChargeId, ChatRecord, ChatRepository, ChatReservation, IdempotencyKey, IdempotencyKeyState,
+    Reservation, Settlement,
 };
 pub use clock::Clock;
 pub use error::StorageError;
 pub use hasher::{HasherError, PasswordHash, PasswordHasher};
 pub use ledger::{LedgerRepository, LedgerTotals};
-pub use responder::{Responder, ResponderError};
+pub use responder::{
+    Completion, CompletionRequest, CompletionStream, PromptMessage, Responder, ResponderError,
+    Role, StreamPiece, Usage,
+};
 pub use revocations::{RefreshTokenRecord, RevocationRepository, Rotation};
 pub use server_settings::ServerSettingsRepository;
 pub use storage::Storage;

@@ -43,7 +43,9 @@ pub struct IssuedToken {
 }
 
 /// Why a token was not accepted. Clients get one answer for all of them (401 `token_invalid`); the
-/// variants exist for logs and tests.
+/// variants exist for logs and tests, so each names one cause. The issuer decides the first three
+/// ([`TokenIssuer::verify`]); the use cases decide the rest, from what storage says about the
+/// token and its account.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     /// Not a token, bad signature, wrong algorithm, missing claims.
@@ -58,6 +60,26 @@ pub enum TokenError {
     /// Revoked by logout, rotated out, or part of a family revoked after reuse was detected.
     #[error("token revoked")]
     Revoked,
+    /// The token's account no longer exists (deleted after the token was issued, possibly while
+    /// the request was running).
+    #[error("token of user {} whose account no longer exists", .0.0)]
+    AccountGone(UserId),
+    /// The token's account is deactivated.
+    #[error("token of user {} whose account is deactivated", .0.0)]
+    AccountInactive(UserId),
+    /// A refresh token issued at or before its account's refresh-token cutoff (an admin password
+    /// reset).
+    #[error("refresh token of user {} issued before its password was reset", .0.0)]
+    IssuedBeforeReset(UserId),
+    /// A valid token of one account presented by another (logout with someone else's refresh
+    /// token).
+    #[error("token of user {} presented by user {}", .owner.0, .presenter.0)]
+    OtherAccount {
+        /// Whose token it is.
+        owner: UserId,
+        /// Who presented it.
+        presenter: UserId,
+    },
     /// Signing failed (a misconfigured key).
     #[error("could not sign token: {0}")]
     Signing(String),

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Tokens, User, UserId, Username, UsernameKey};
+use domain::{AccountRole, Tokens, User, UserId, Username, UsernameKey};
 
 use crate::{error::StorageError, hasher::PasswordHash};
 
@@ -13,8 +13,8 @@ pub struct NewUser {
     pub username: Username,
     /// Already hashed.
     pub password_hash: PasswordHash,
-    /// May use the admin panel.
-    pub is_superuser: bool,
+    /// Plain user or superuser (who may use the admin panel).
+    pub role: AccountRole,
     /// Creation time.
     pub joined_at: DateTime<Utc>,
     /// Tokens credited on creation, recorded as a `signup_grant` ledger entry.

@@ -1,9 +1,14 @@
-//! Throwaway databases for tests, on either backend, and the skip policy of DESIGN.md §5:
+//! Throwaway databases for tests, on either backend, and the skip policy:
 //! PostgreSQL tests run when `CHAT_API_TEST_PG_URL` is set and otherwise skip with a visible
 //! message, unless `CHAT_API_TEST_REQUIRE_ALL=1`, under which a skip fails the test.
+//! `on_every_backend` runs one test function on every [`Backend`] (see its definition).
 #![allow(clippy::expect_used)]
 
+pub mod problem_snapshot;
+
 use diesel::{Connection, PgConnection, RunQueryDsl};
+/// Re-exported for [`assert_problem_snapshot!`], so suites need no direct insta dependency.
+pub use insta;
 use tempfile::TempDir;
 
 /// URL of a PostgreSQL server (any database on it) on which tests may create databases.
@@ -72,6 +77,9 @@ impl TestDatabase {
             Backend::Postgres => {
                 let server = pg_server_url().expect("CHAT_API_TEST_PG_URL is set");
                 let name = format!("chat_test_{}", uuid::Uuid::new_v4().simple());
+                // As the service does before its first connection: no OpenSSL clean-up at exit
+                // racing a TLS handshake still under way in another thread.
+                openssl_sys::init();
                 let mut admin = PgConnection::establish(&server)
                     .expect("connect to the test PostgreSQL server");
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
@@ -117,30 +125,38 @@ pub fn with_database(url: &str, database: &str) -> String {
     }
 }
 
-/// Declares an async test once and runs it on every backend: `name::sqlite` and
-/// `name::postgres`. The test function receives the [`Backend`].
+// `on_every_backend`: the rstest template every storage-touching test applies, one case per
+// `Backend`, named `<test>::case_1_sqlite` and `<test>::case_2_postgres`; the PostgreSQL case
+// skips visibly (see `available`) before the test body runs. A test module needs
+// `use rstest::rstest; use rstest_reuse::apply; use test_support::{Backend, on_every_backend};`
+// and then:
+//
+//     #[apply(on_every_backend)]
+//     async fn a_test(backend: Backend) { /* ... */ }
+//
+// (rstest_reuse turns the template into a macro and drops doc comments, hence `//` here.) The
+// skip message names the test; "case_2_postgres" is rstest's name for the second case.
+#[rstest_reuse::template]
+#[export]
+#[rstest]
+#[case::sqlite(::test_support::Backend::Sqlite)]
+#[case::postgres(::test_support::postgres_or_skip!("case_2_postgres"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_every_backend(#[case] backend: Backend) {}
+
+/// `Backend::Postgres`, or a visible skip (a `return` from the calling test) when it cannot run.
+/// `case` is the test case's own name, for the skip message.
 #[macro_export]
-macro_rules! backend_tests {
-    ($($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block)*) => {
-        $(
-            $(#[$meta])*
-            async fn $name($backend: $crate::Backend) $body
-
-            mod $name {
-                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name($crate::Backend::Sqlite).await;
-                }
-
-                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if $crate::available($crate::Backend::Postgres, concat!(module_path!(), "::postgres")) {
-                        super::$name($crate::Backend::Postgres).await;
-                    }
-                }
-            }
-        )*
-    };
+macro_rules! postgres_or_skip {
+    ($case:literal) => {{
+        if !$crate::available(
+            $crate::Backend::Postgres,
+            concat!(module_path!(), "::", $case),
+        ) {
+            return;
+        }
+        $crate::Backend::Postgres
+    }};
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
--- The token ledger (DESIGN.md §3): every balance change is an entry; users.tokens is kept equal to
+-- The token ledger: every balance change is an entry; users.tokens is kept equal to
 -- the sum of a user's entries by the transactions that write both.
 CREATE TABLE ledger_entries (
     id BIGSERIAL PRIMARY KEY,

@@ -1,4 +1,4 @@
--- Admin panel (issue 6): server-side sessions, refresh-token revocation on password reset, and an
+-- Admin panel: server-side sessions, refresh-token revocation on password reset, and an
 -- index for the chat list (newest first across all users).
 
 -- Refresh tokens issued at or before this instant are refused (set by an admin password reset).

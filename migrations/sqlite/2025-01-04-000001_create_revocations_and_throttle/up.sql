@@ -1,5 +1,5 @@
 -- Refresh-token revocation (logout, rotation, theft detection) and login/sign-up throttling.
--- Both are shared by every server process through the database (DESIGN.md §5) and pruned once
+-- Both are shared by every server process through the database and pruned once
 -- expired, so they stay small.
 
 -- One row per refresh token that may no longer be used: rotated out, logged out, or caught in a

@@ -18,6 +18,9 @@ pub struct BcryptHasher {
 }
 
 impl BcryptHasher {
+    /// The work factors bcrypt accepts (each step doubles the time one hash takes).
+    pub const COSTS: std::ops::RangeInclusive<u32> = 4..=31;
+
     /// Prepares a hasher whose hashes run at most one per CPU core at a time; computes the dummy
     /// hash once, at the same cost as real hashes, so that verifying against it costs what
     /// verifying a real user's hash costs.
@@ -98,6 +101,14 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn the_documented_cost_range_is_the_one_bcrypt_enforces() {
+        let (min, max) = (*BcryptHasher::COSTS.start(), *BcryptHasher::COSTS.end());
+        assert!(BcryptHasher::new(min).is_ok());
+        assert!(BcryptHasher::new(min - 1).is_err());
+        assert!(bcrypt::hash("x", max + 1).is_err());
     }
 
     #[tokio::test]

@@ -15,15 +15,13 @@ mod schema;
 mod security;
 pub mod url;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Timelike, Utc};
 use domain::{ChatMessage, Tokens, User, UserId, UsernameKey};
 use ports::{
-    ChargeId, ChatRepository, ChatReservation, CreatedUser, LedgerRepository, LedgerTotals,
-    NewUser, Reservation, ServerSettingsRepository, Settlement, StorageError, UserCredentials,
-    UserRepository,
+    ChargeId, ChatRepository, ChatReservation, CreatedUser, IdempotencyKeyState, LedgerRepository,
+    LedgerTotals, NewUser, Reservation, ServerSettingsRepository, Settlement, StorageError,
+    UserCredentials, UserRepository,
 };
 use uuid::Uuid;
 
@@ -205,24 +203,20 @@ impl ChatRepository for DieselStorage {
         .await
     }
 
-    async fn wait_for_idempotency_key(
+    async fn idempotency_key_state(
         &self,
         user_id: UserId,
         key: &str,
-        until: DateTime<Utc>,
-    ) -> Result<(), StorageError> {
-        let mut pause = Duration::from_millis(20);
-        loop {
-            let key = key.to_owned();
-            let in_progress = self
-                .blocking(move |db| dispatch!(db, idempotency_in_progress(user_id, &key)))
-                .await?;
-            if in_progress != Some(true) || Utc::now() >= until {
-                return Ok(());
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(500));
-        }
+    ) -> Result<IdempotencyKeyState, StorageError> {
+        let key = key.to_owned();
+        let in_progress = self
+            .blocking(move |db| dispatch!(db, idempotency_in_progress(user_id, &key)))
+            .await?;
+        Ok(match in_progress {
+            None => IdempotencyKeyState::Absent,
+            Some(true) => IdempotencyKeyState::InProgress,
+            Some(false) => IdempotencyKeyState::Completed,
+        })
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use diesel::{
     Connection, PgConnection, RunQueryDsl, SqliteConnection,
     connection::SimpleConnection,
-    r2d2::{ConnectionManager, CustomizeConnection, Pool},
+    r2d2::{ConnectionManager, CustomizeConnection, HandleError, Pool},
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -91,9 +91,44 @@ pub enum DatabaseError {
     /// No connection could be opened.
     #[error("cannot connect to the database: {0}")]
     Connect(String),
+    /// PostgreSQL's TLS handshake or certificate check failed, or TLS was required and the server
+    /// offers none.
+    #[error(
+        "cannot connect to the database: TLS failed (check sslmode and sslrootcert in the database URL): {0}"
+    )]
+    Tls(String),
     /// A migration failed; the database is left at the last good version.
     #[error("migration failed: {0}")]
     Migrate(String),
+}
+
+impl DatabaseError {
+    /// A failed PostgreSQL connection, with the URL's passwords hidden, named TLS when libpq's
+    /// message is about SSL or certificates (libpq never says "TLS"). A `pg_hba.conf` refusal
+    /// mentions "SSL encryption" too, but is an access rule, not a TLS failure.
+    fn postgres_connect(url: &DatabaseUrl, error: &dyn std::fmt::Display) -> Self {
+        let message = url.hide_secrets(error.to_string().trim_end());
+        let about_tls = ["SSL", "sslmode", "certificate"]
+            .iter()
+            .any(|word| message.contains(word))
+            && !message.contains("pg_hba.conf");
+        if about_tls {
+            Self::Tls(message)
+        } else {
+            Self::Connect(message)
+        }
+    }
+}
+
+/// Logs a failed pool connection as r2d2's default handler would, minus any password libpq
+/// quoted from the URL.
+#[derive(Debug)]
+struct RedactingErrorLog(DatabaseUrl);
+
+impl HandleError<diesel::r2d2::Error> for RedactingErrorLog {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        tracing::error!(error = %self.0.hide_secrets(&error.to_string()), "database connection failed");
+    }
 }
 
 #[derive(Debug)]
@@ -152,7 +187,16 @@ impl Database {
                     .map_err(connect_error)?;
                 Ok(Self::Sqlite(pool))
             }
-            DatabaseUrl::Postgres(url) => {
+            DatabaseUrl::Postgres(conninfo) => {
+                // Before libpq first initialises OpenSSL: OpenSSL must not free its state at
+                // process exit, when an r2d2 worker may still be in a TLS handshake (a segfault
+                // at exit otherwise). The first initialisation decides; libpq's later one keeps it.
+                openssl_sys::init();
+                // One connection first, outside the pool: a TLS or authentication failure is
+                // reported at once with libpq's own words, instead of being retried until the
+                // acquire timeout.
+                PgConnection::establish(conninfo)
+                    .map_err(|e| DatabaseError::postgres_connect(url, &e))?;
                 let pool = Pool::builder()
                     .max_size(settings.max_connections)
                     .min_idle(Some(1))
@@ -160,8 +204,9 @@ impl Database {
                     .connection_customizer(Box::new(PostgresSetup {
                         statement_timeout: settings.statement_timeout,
                     }))
-                    .build(ConnectionManager::new(url.clone()))
-                    .map_err(connect_error)?;
+                    .error_handler(Box::new(RedactingErrorLog(url.clone())))
+                    .build(ConnectionManager::new(conninfo.clone()))
+                    .map_err(|e| DatabaseError::postgres_connect(url, &e))?;
                 Ok(Self::Postgres(pool))
             }
         }
@@ -265,5 +310,28 @@ impl WriteTransaction for PgConnection {
         E: From<diesel::result::Error>,
     {
         self.transaction(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libpq_messages_about_ssl_are_tls_errors_but_access_rules_are_not() {
+        let url = DatabaseUrl::Postgres("postgres://app:s3cret@db/chat".into());
+        let refused = "FATAL:  no pg_hba.conf entry for host \"10.0.0.1\", user \"app\", \
+                       database \"chat\", SSL encryption";
+        assert!(matches!(
+            DatabaseError::postgres_connect(&url, &refused),
+            DatabaseError::Connect(_)
+        ));
+        let unverified = "connection to server failed: SSL error: certificate verify failed\n";
+        let error = DatabaseError::postgres_connect(&url, &unverified);
+        assert!(matches!(error, DatabaseError::Tls(_)));
+        assert!(
+            error.to_string().ends_with("certificate verify failed"),
+            "{error}"
+        );
     }
 }

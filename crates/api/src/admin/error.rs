@@ -50,11 +50,20 @@ impl From<AdminError> for AdminPageError {
                     .map(|(field, message)| format!("{field}: {message}"))
                     .unwrap_or_default(),
             ),
-            AdminError::App(AppError::StorageUnavailable) => Self::Unavailable,
-            AdminError::App(AppError::Throttled { retry_after_secs }) => {
-                Self::Throttled(retry_after_secs)
-            }
-            AdminError::App(other) => Self::Internal(other.to_string()),
+            AdminError::App(error) => error.into(),
+        }
+    }
+}
+
+impl From<AppError> for AdminPageError {
+    /// The shared failures an admin use case can meet. The others belong to the JSON API (tokens,
+    /// chats, sign-ups); should one reach the panel it is a bug, logged with what it was.
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::StorageUnavailable => Self::Unavailable,
+            AppError::Throttled { retry_after_secs } => Self::Throttled(retry_after_secs),
+            AppError::Internal(cause) => Self::Internal(cause),
+            other => Self::Internal(format!("unexpected in the admin panel: {other:?}")),
         }
     }
 }
@@ -126,4 +135,54 @@ pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, 
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(page.render()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::MessageBody;
+
+    use super::*;
+    use crate::log_capture::logs_of;
+
+    #[test]
+    fn an_application_bug_keeps_its_cause_in_the_log_and_out_of_the_page() {
+        let cause = "relation \"chats\" does not exist";
+        let error = AdminPageError::from(AdminError::App(AppError::Internal(cause.into())));
+        let (response, logs) = logs_of(|| error.error_response());
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(logs.contains("ERROR") && logs.contains(cause), "{logs}");
+        let page = response.into_body().try_into_bytes().unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&page).contains("chats"));
+    }
+
+    #[test]
+    fn an_api_only_error_in_the_panel_is_a_bug_that_says_what_it_was() {
+        let error = AdminPageError::from(AdminError::App(AppError::IdempotencyKeyReused));
+        assert!(
+            matches!(&error, AdminPageError::Internal(reason) if reason.contains("IdempotencyKeyReused")),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn outages_and_throttling_keep_their_status_and_retry_after() {
+        let unavailable = AdminPageError::from(AdminError::App(AppError::StorageUnavailable));
+        let throttled = AdminPageError::from(AdminError::App(AppError::Throttled {
+            retry_after_secs: 42,
+        }));
+        for (error, status, retry_after) in [
+            (unavailable, StatusCode::SERVICE_UNAVAILABLE, "1"),
+            (throttled, StatusCode::TOO_MANY_REQUESTS, "42"),
+        ] {
+            let response = error.error_response();
+            assert_eq!(response.status(), status);
+            assert_eq!(
+                response
+                    .headers()
+                    .get(header::RETRY_AFTER)
+                    .map(|v| v.as_bytes()),
+                Some(retry_after.as_bytes())
+            );
+        }
+    }
 }

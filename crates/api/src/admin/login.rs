@@ -38,7 +38,7 @@ fn login_page(
     username: String,
     error: Option<String>,
 ) -> Result<HttpResponse, AdminPageError> {
-    let csrf_token = state.admin.secrets.secret();
+    let csrf_token = state.admin.auth.login_form_token();
     let cookie = admin_cookie(
         req,
         LOGIN_CSRF_COOKIE,
@@ -93,7 +93,12 @@ pub async fn submit(
     }
     let username = form.username.unwrap_or_default();
     let password = form.password.unwrap_or_default();
-    match state.admin.auth.login(&username, &password, ip).await {
+    match state
+        .admin
+        .auth
+        .login(&username, &password, ip.into())
+        .await
+    {
         Ok(started) => {
             let mut response = see_other("/admin/");
             response

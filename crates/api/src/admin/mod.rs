@@ -1,4 +1,4 @@
-//! The admin panel at `/admin/` (issue 6): server-rendered HTML for superusers, one module per
+//! The admin panel at `/admin/`: server-rendered HTML for superusers, one module per
 //! page or concern. Handlers only parse input, call the admin use cases in
 //! `application::admin` and render askama templates (compiled in, auto-escaped).
 //!
@@ -20,65 +20,14 @@ mod session;
 mod users;
 mod views;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use actix_web::{HttpResponse, http::header, middleware::DefaultHeaders, web};
-use application::{
-    LoginThrottle,
-    admin::{AdminAuth, AdminChats, AdminUsers, Dashboard},
-};
-use ports::{
-    AdminRepository, AdminSessionRepository, Clock, PasswordHasher, SecretGenerator, UserRepository,
-};
 
 pub use error::AdminPageError;
 
 /// How long an admin session lives after login.
 pub const SESSION_TTL: Duration = Duration::from_secs(8 * 60 * 60);
-
-/// The admin use cases, built once by the composition root.
-pub struct AdminServices {
-    /// Login, sessions, logout.
-    pub auth: AdminAuth,
-    /// The users list, user page and account actions.
-    pub users: AdminUsers,
-    /// The chat history.
-    pub chats: AdminChats,
-    /// The dashboard totals.
-    pub dashboard: Dashboard,
-    /// CSRF tokens for the login form (before any session exists).
-    pub secrets: Arc<dyn SecretGenerator>,
-}
-
-impl AdminServices {
-    /// Wires the admin use cases on one storage adapter that implements every port they need.
-    pub fn new<S>(
-        storage: Arc<S>,
-        hasher: Arc<dyn PasswordHasher>,
-        secrets: Arc<dyn SecretGenerator>,
-        clock: Arc<dyn Clock>,
-        login_throttle: Arc<LoginThrottle>,
-    ) -> Self
-    where
-        S: AdminRepository + AdminSessionRepository + UserRepository + 'static,
-    {
-        Self {
-            auth: AdminAuth::new(
-                storage.clone(),
-                storage.clone(),
-                hasher.clone(),
-                secrets.clone(),
-                clock.clone(),
-                login_throttle,
-                SESSION_TTL,
-            ),
-            users: AdminUsers::new(storage.clone(), storage.clone(), hasher, clock.clone()),
-            chats: AdminChats::new(storage.clone()),
-            dashboard: Dashboard::new(storage, clock),
-            secrets,
-        }
-    }
-}
 
 /// Registers `/admin` and everything under it. Unknown paths and wrong methods get HTML 404/405
 /// pages; malformed forms and query strings get an HTML 400 page.

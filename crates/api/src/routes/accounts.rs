@@ -20,8 +20,8 @@ pub async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let [username, password] = body.required_strings(["username", "password"])?;
     state
-        .signup_throttle
-        .attempt(ip, state.register.execute(&username, &password, false))
+        .register
+        .sign_up(&username, &password, ip.into())
         .await?;
     Ok(HttpResponse::Created().json(json!({"message": "You've been registered"})))
 }
@@ -35,10 +35,7 @@ pub async fn login(
     body: FormOrJson,
 ) -> Result<HttpResponse, ApiError> {
     let [username, password] = body.required_strings(["username", "password"])?;
-    let tokens = state
-        .login_throttle
-        .attempt(&username, ip, state.login.execute(&username, &password))
-        .await?;
+    let tokens = state.login.execute(&username, &password, ip.into()).await?;
     Ok(HttpResponse::Ok().json(LoginResponse {
         user: tokens.username,
         access_token: tokens.access_token,

@@ -1,4 +1,4 @@
-//! The HTTP contract of DESIGN.md §1. Seed paths answer with and without their trailing slash
+//! The HTTP contract (see `docs/api.md`). Seed paths answer with and without their trailing slash
 //! (no redirect: clients that do not follow redirects must keep working).
 
 mod accounts;

@@ -1,6 +1,7 @@
-//! The admin panel in a real browser (issue 6): headless Chromium driven over WebDriver by
+//! The admin panel in a real browser: headless Chromium driven over WebDriver by
 //! fantoccini. Runs when `CHAT_API_TEST_BROWSER` is set (`.ci/run` sets it and installs Debian's
-//! `chromium` and `chromium-driver`), otherwise skips visibly (DESIGN.md §5).
+//! `chromium` and `chromium-driver`), otherwise skips visibly (and fails under
+//! `CHAT_API_TEST_REQUIRE_ALL=1`).
 
 use std::{
     net::{TcpListener, TcpStream},

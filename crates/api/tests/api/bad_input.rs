@@ -3,7 +3,10 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
+use rstest::rstest;
+use rstest_reuse::apply;
 use serde_json::{Value, json};
+use test_support::{Backend, on_every_backend};
 
 use crate::helpers::*;
 
@@ -98,7 +101,13 @@ fn signed(header: Header, claims: Value, secret: &[u8]) -> String {
 
 fn claims(user_id: i64, token_type: &str, exp_offset: i64) -> Value {
     let now = chrono::Utc::now().timestamp();
-    json!({"sub": user_id.to_string(), "exp": now + exp_offset, "iat": now, "jti": uuid::Uuid::new_v4().to_string(), "token_type": token_type})
+    json!({
+        "sub": user_id.to_string(),
+        "exp": now + exp_offset,
+        "iat": now,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "token_type": token_type,
+    })
 }
 
 fn without(mut claims: Value, field: &str) -> Value {
@@ -487,9 +496,13 @@ fn cases(victim: &Session, victim_id: i64) -> Vec<Case> {
         ),
         chat_with_token(
             "chat: non-numeric sub",
-            Some(forged(
-                json!({"sub": "1 OR 1=1", "exp": chrono::Utc::now().timestamp() + 60, "iat": 0, "jti": "x", "token_type": "access"}),
-            )),
+            Some(forged(json!({
+                "sub": "1 OR 1=1",
+                "exp": chrono::Utc::now().timestamp() + 60,
+                "iat": 0,
+                "jti": "x",
+                "token_type": "access",
+            }))),
             "token_invalid",
         ),
         // Chat: body.
@@ -763,76 +776,126 @@ fn cases(victim: &Session, victim_id: i64) -> Vec<Case> {
     ]
 }
 
-test_support::backend_tests! {
-    async fn hostile_requests_get_exact_errors_and_change_nothing(backend: Backend) {
-        let app = spawn_app(backend).await;
-        let victim = app.signed_up("victim").await;
-        let victim_id = user_id_of(&victim.access);
-        let cases = cases(&victim, victim_id);
-        assert!(cases.len() >= 60, "the suite covers at least 60 hostile requests");
-        for case in cases {
-            let mut request = app.client.request(case.method.clone(), app.url(case.path)).body(case.body.clone());
-            if let Some(content_type) = case.content_type {
-                request = request.header("Content-Type", content_type);
-            }
-            if let Some(authorization) = &case.authorization {
-                request = request.header("Authorization", authorization);
-            }
-            if let Some(key) = &case.idempotency_key {
-                request = request.header("Idempotency-Key", key);
-            }
-            let response = request.send().await.unwrap();
-            let status = response.status();
-            let body = response.text().await.unwrap();
-            let parsed: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{}: not JSON: {body}", case.name));
-            assert_eq!((status, parsed["code"].as_str()), (case.status, Some(case.code)), "{}: {body}", case.name);
-            assert!(!body.contains("diesel") && !body.contains("sqlite") && !body.contains("/src/"), "{}: leaks internals: {body}", case.name);
+#[apply(on_every_backend)]
+async fn hostile_requests_get_exact_errors_and_change_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let victim = app.signed_up("victim").await;
+    let victim_id = user_id_of(&victim.access);
+    let cases = cases(&victim, victim_id);
+    assert!(
+        cases.len() >= 60,
+        "the suite covers at least 60 hostile requests"
+    );
+    for case in cases {
+        let mut request = app
+            .client
+            .request(case.method.clone(), app.url(case.path))
+            .body(case.body.clone());
+        if let Some(content_type) = case.content_type {
+            request = request.header("Content-Type", content_type);
         }
-        // Nothing changed: one user, untouched balance, no chats, consistent ledger.
-        assert_eq!(app.balance(&victim.access).await, 4000);
-        let storage = app.storage().await;
-        assert_eq!(storage.ledger_totals().await.unwrap().len(), 1);
-        assert_eq!(storage.chat_count(domain::UserId(victim_id)).await.unwrap(), 0);
-        app.assert_ledger_consistent().await;
-    }
-
-    async fn hostile_text_in_a_valid_message_is_stored_verbatim_and_charged(backend: Backend) {
-        let app = spawn_app(backend).await;
-        let session = app.signed_up("writer").await;
-        for message in [
-            "<script>alert('x')</script>",
-            "'; DROP TABLE users; --",
-            "Robert'); DELETE FROM chats WHERE ('1'='1",
-            "\u{202E}evil\u{200D}text\u{7}bell",
-            "😀 𝕌𝕟𝕚𝕔𝕠𝕕𝕖 ﷽",
-            "{{7*7}} ${jndi:ldap://x} %s%n",
-        ] {
-            let response = app.chat(&session.access, message).await;
-            assert_eq!(response.status(), StatusCode::OK, "{message:?}");
-            assert_eq!(response.json::<Value>().await.unwrap()["message"], message);
+        if let Some(authorization) = &case.authorization {
+            request = request.header("Authorization", authorization);
         }
-        assert_eq!(app.balance(&session.access).await, 3400);
-        app.assert_ledger_consistent().await;
+        if let Some(key) = &case.idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        let parsed: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|_| panic!("{}: not JSON: {body}", case.name));
+        assert_eq!(
+            (status, parsed["code"].as_str()),
+            (case.status, Some(case.code)),
+            "{}: {body}",
+            case.name
+        );
+        assert!(
+            !body.contains("diesel") && !body.contains("sqlite") && !body.contains("/src/"),
+            "{}: leaks internals: {body}",
+            case.name
+        );
     }
+    // Nothing changed: one user, untouched balance, no chats, consistent ledger.
+    assert_eq!(app.balance(&victim.access).await, 4000);
+    let storage = app.storage().await;
+    assert_eq!(storage.ledger_totals().await.unwrap().len(), 1);
+    assert_eq!(
+        storage.chat_count(domain::UserId(victim_id)).await.unwrap(),
+        0
+    );
+    app.assert_ledger_consistent().await;
+}
 
-    async fn a_maximal_message_written_as_unicode_escapes_fits_the_body_limit(backend: Backend) {
-        let app = spawn_app(backend).await;
-        let session = app.signed_up("escaper").await;
-        let body = format!("{{\"message\": \"{}\"}}", "\\u00e9".repeat(4000));
-        let response = app.client.post(app.url("/chatView/")).header("Authorization", format!("Token {}", session.access))
-            .header("Content-Type", "application/json").body(body).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.json::<Value>().await.unwrap()["message"].as_str().unwrap().chars().count(), 4000);
+#[apply(on_every_backend)]
+async fn hostile_text_in_a_valid_message_is_stored_verbatim_and_charged(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let session = app.signed_up("writer").await;
+    for message in [
+        "<script>alert('x')</script>",
+        "'; DROP TABLE users; --",
+        "Robert'); DELETE FROM chats WHERE ('1'='1",
+        "\u{202E}evil\u{200D}text\u{7}bell",
+        "😀 𝕌𝕟𝕚𝕔𝕠𝕕𝕖 ﷽",
+        "{{7*7}} ${jndi:ldap://x} %s%n",
+    ] {
+        let response = app.chat(&session.access, message).await;
+        assert_eq!(response.status(), StatusCode::OK, "{message:?}");
+        assert_eq!(response.json::<Value>().await.unwrap()["message"], message);
     }
+    assert_eq!(app.balance(&session.access).await, 3400);
+    app.assert_ledger_consistent().await;
+}
 
-    async fn an_inactive_users_tokens_stop_working(backend: Backend) {
-        let app = spawn_app(backend).await;
-        let session = app.signed_up("sleeper").await;
-        let storage = app.storage().await;
-        storage.set_active(domain::UserId(user_id_of(&session.access)), false).await.unwrap();
-        assert_problem(app.chat(&session.access, "hi").await, UNAUTHORIZED, "token_invalid").await;
-        assert_problem(app.login("sleeper", "password123").await, UNAUTHORIZED, "invalid_credentials").await;
-        let refresh = app.post("/token/refresh/", json!({"refresh": session.refresh}), None).await;
-        assert_problem(refresh, UNAUTHORIZED, "token_invalid").await;
-    }
+#[apply(on_every_backend)]
+async fn a_maximal_message_written_as_unicode_escapes_fits_the_body_limit(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let session = app.signed_up("escaper").await;
+    let body = format!("{{\"message\": \"{}\"}}", "\\u00e9".repeat(4000));
+    let response = app
+        .client
+        .post(app.url("/chatView/"))
+        .header("Authorization", format!("Token {}", session.access))
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count(),
+        4000
+    );
+}
+
+#[apply(on_every_backend)]
+async fn an_inactive_users_tokens_stop_working(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let session = app.signed_up("sleeper").await;
+    let storage = app.storage().await;
+    storage
+        .set_active(domain::UserId(user_id_of(&session.access)), false)
+        .await
+        .unwrap();
+    assert_problem(
+        app.chat(&session.access, "hi").await,
+        UNAUTHORIZED,
+        "token_invalid",
+    )
+    .await;
+    assert_problem(
+        app.login("sleeper", "password123").await,
+        UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    let refresh = app
+        .post("/token/refresh/", json!({"refresh": session.refresh}), None)
+        .await;
+    assert_problem(refresh, UNAUTHORIZED, "token_invalid").await;
 }

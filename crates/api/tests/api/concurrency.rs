@@ -1,7 +1,8 @@
 //! Invariant 2: with a balance of B, exactly floor(B / price) of N concurrent chats succeed.
 
-use futures_util::future::join_all;
-use reqwest::StatusCode;
+use rstest::rstest;
+use rstest_reuse::apply;
+use test_support::{Backend, on_every_backend};
 
 use crate::helpers::*;
 
@@ -24,16 +25,8 @@ async fn fire_concurrent_chats(app: &TestApp, username: &str, requests: usize) {
                 .status()
         })
     });
-    let statuses: Vec<StatusCode> = join_all(chats)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
-    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
-    let refused = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::PAYMENT_REQUIRED)
-        .count();
+    let statuses = join_statuses(chats).await;
+    let (ok, refused) = answered_and_refused(&statuses);
     assert_eq!((ok, refused), (40, requests - 40), "{statuses:?}");
     assert_eq!(app.balance(&session.access).await, 0);
     let user = domain::UserId(user_id_of(&session.access));
@@ -41,16 +34,16 @@ async fn fire_concurrent_chats(app: &TestApp, username: &str, requests: usize) {
     app.assert_ledger_consistent().await;
 }
 
-test_support::backend_tests! {
-    async fn sixty_concurrent_chats_of_a_new_user_buy_exactly_forty(backend: Backend) {
-        let app = spawn_app(backend).await;
-        fire_concurrent_chats(&app, "sixty", 60).await;
-    }
+#[apply(on_every_backend)]
+async fn sixty_concurrent_chats_of_a_new_user_buy_exactly_forty(backend: Backend) {
+    let app = spawn_app(backend).await;
+    fire_concurrent_chats(&app, "sixty", 60).await;
+}
 
-    async fn two_hundred_concurrent_chats_repeated_never_overspend(backend: Backend) {
-        let app = spawn_app(backend).await;
-        for round in 0..3 {
-            fire_concurrent_chats(&app, &format!("round{round}"), 200).await;
-        }
+#[apply(on_every_backend)]
+async fn two_hundred_concurrent_chats_repeated_never_overspend(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for round in 0..3 {
+        fire_concurrent_chats(&app, &format!("round{round}"), 200).await;
     }
 }

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use adapters::storage::DieselStorage;
-use api::{Application, Overrides, Settings, startup::open_storage};
+use api::{Application, Settings, startup::open_storage};
+use ports::Responder;
 use reqwest::{Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -35,6 +36,13 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings
 }
 
+/// Parts a test replaces when starting the service.
+#[derive(Default)]
+pub struct Overrides {
+    /// Used instead of the configured responder (still wrapped in the timeout).
+    pub responder: Option<Arc<dyn Responder>>,
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}, Overrides::default()).await
 }
@@ -60,9 +68,11 @@ pub async fn spawn_on(
 ) -> TestApp {
     let mut settings = test_settings(&database.url);
     configure(&mut settings);
-    let application = Application::build_with(settings.clone(), overrides)
-        .await
-        .expect("service starts");
+    let mut builder = Application::builder(settings.clone());
+    if let Some(responder) = overrides.responder {
+        builder = builder.responder(responder);
+    }
+    let application = builder.build().await.expect("service starts");
     let address = format!("http://127.0.0.1:{}", application.port());
     let handle = application.handle();
     tokio::spawn(application.run_until_stopped());
@@ -165,15 +175,9 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Invariants 1 and 3 for every user, read straight from the database.
+    /// The ledger invariants for every user, read straight from the database.
     pub async fn assert_ledger_consistent(&self) {
-        for totals in self.storage().await.ledger_totals().await.unwrap() {
-            assert!(totals.balance.get() >= 0, "negative balance: {totals:?}");
-            assert_eq!(
-                totals.balance, totals.entries_sum,
-                "balance differs from ledger: {totals:?}"
-            );
-        }
+        contract_tests::storage::assert_ledger_consistent(&self.storage().await).await;
     }
 }
 
@@ -210,4 +214,64 @@ pub fn user_id_of(access: &str) -> i64 {
     )
     .unwrap();
     data.claims["sub"].as_str().unwrap().parse().unwrap()
+}
+
+/// The statuses of spawned requests, in order; a request task that panicked fails the test.
+pub async fn join_statuses(
+    requests: impl IntoIterator<Item = tokio::task::JoinHandle<StatusCode>>,
+) -> Vec<StatusCode> {
+    futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// How many of `statuses` are 200 (a chat answered and charged) and how many 402 (refused for
+/// want of tokens).
+pub fn answered_and_refused(statuses: &[StatusCode]) -> (usize, usize) {
+    let count = |wanted: StatusCode| statuses.iter().filter(|s| **s == wanted).count();
+    (count(StatusCode::OK), count(StatusCode::PAYMENT_REQUIRED))
+}
+
+/// A responder made of one async function from the last message to the answer text, for tests
+/// that need a model that fails, stalls or is slow. Its stream is the whole answer in one delta.
+pub struct FnResponder<F>(pub F);
+
+#[async_trait::async_trait]
+impl<F, Fut> ports::Responder for FnResponder<F>
+where
+    F: Fn(String) -> Fut + Send + Sync,
+    Fut: std::future::Future<Output = Result<String, ports::ResponderError>> + Send,
+{
+    fn model(&self) -> String {
+        "test".into()
+    }
+
+    async fn complete(
+        &self,
+        request: ports::CompletionRequest,
+    ) -> Result<ports::Completion, ports::ResponderError> {
+        let last = request.messages.last().map(|m| m.content.clone());
+        let text = (self.0)(last.unwrap_or_default()).await?;
+        Ok(ports::Completion {
+            text,
+            model: self.model(),
+            usage: None,
+        })
+    }
+
+    async fn stream(
+        &self,
+        request: ports::CompletionRequest,
+    ) -> Result<ports::CompletionStream, ports::ResponderError> {
+        let completion = self.complete(request).await?;
+        Ok(Box::pin(futures_util::stream::iter([
+            Ok(ports::StreamPiece::Delta(completion.text)),
+            Ok(ports::StreamPiece::Finished {
+                model: completion.model,
+                usage: None,
+            }),
+        ])))
+    }
 }

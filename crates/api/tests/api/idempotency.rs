@@ -2,25 +2,22 @@
 
 use std::{sync::Arc, time::Duration};
 
-use api::Overrides;
-use async_trait::async_trait;
-use domain::ChatMessage;
 use futures_util::future::join_all;
-use ports::{Responder, ResponderError};
+use ports::Responder;
 use reqwest::StatusCode;
+use rstest::rstest;
+use rstest_reuse::apply;
 use serde_json::{Value, json};
+use test_support::{Backend, on_every_backend};
 
 use crate::helpers::*;
 
 /// A model with some latency, so concurrent duplicates overlap with the first request.
-struct SlowResponder;
-
-#[async_trait]
-impl Responder for SlowResponder {
-    async fn respond(&self, message: &ChatMessage) -> Result<String, ResponderError> {
+fn slow_responder() -> Arc<dyn Responder> {
+    Arc::new(FnResponder(|message| async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
         Ok(format!("slow answer to {message}"))
-    }
+    }))
 }
 
 async fn keyed_chat(app: &TestApp, access: &str, key: &str, message: &str) -> (StatusCode, Value) {
@@ -36,55 +33,79 @@ async fn keyed_chat(app: &TestApp, access: &str, key: &str, message: &str) -> (S
     (response.status(), response.json().await.unwrap())
 }
 
-test_support::backend_tests! {
-    async fn a_sequential_retry_replays_the_answer_without_charging(backend: Backend) {
-        let app = spawn_app(backend).await;
-        let session = app.signed_up("retrier").await;
-        let first = keyed_chat(&app, &session.access, "key-1", "Hello").await;
-        let second = keyed_chat(&app, &session.access, "key-1", "Hello").await;
-        assert_eq!(first.0, StatusCode::OK);
-        assert_eq!(first, second, "identical status and body");
-        assert_eq!(app.balance(&session.access).await, 3900);
-        let other = keyed_chat(&app, &session.access, "key-2", "Hello").await;
-        assert_eq!(other.0, StatusCode::OK);
-        assert_eq!(app.balance(&session.access).await, 3800, "another key is another chat");
-        app.assert_ledger_consistent().await;
-    }
+#[apply(on_every_backend)]
+async fn a_sequential_retry_replays_the_answer_without_charging(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let session = app.signed_up("retrier").await;
+    let first = keyed_chat(&app, &session.access, "key-1", "Hello").await;
+    let second = keyed_chat(&app, &session.access, "key-1", "Hello").await;
+    assert_eq!(first.0, StatusCode::OK);
+    assert_eq!(first, second, "identical status and body");
+    assert_eq!(app.balance(&session.access).await, 3900);
+    let other = keyed_chat(&app, &session.access, "key-2", "Hello").await;
+    assert_eq!(other.0, StatusCode::OK);
+    assert_eq!(
+        app.balance(&session.access).await,
+        3800,
+        "another key is another chat"
+    );
+    app.assert_ledger_consistent().await;
+}
 
-    async fn concurrent_duplicates_wait_for_the_first_and_share_its_answer(backend: Backend) {
-        let overrides = Overrides { responder: Some(Arc::new(SlowResponder)) };
-        let app = Arc::new(spawn_app_with(backend, |_| {}, overrides).await);
-        let session = app.signed_up("impatient").await;
-        let requests = (0..10).map(|_| {
-            let (app, access) = (app.clone(), session.access.clone());
-            tokio::spawn(async move { keyed_chat(&app, &access, "same-key", "Hello").await })
-        });
-        let answers: Vec<(StatusCode, Value)> = join_all(requests).await.into_iter().map(Result::unwrap).collect();
-        assert!(answers.iter().all(|answer| answer == &answers[0]), "{answers:?}");
-        assert_eq!(answers[0].0, StatusCode::OK);
-        assert_eq!(app.balance(&session.access).await, 3900);
-        let user = domain::UserId(user_id_of(&session.access));
-        assert_eq!(app.storage().await.chat_count(user).await.unwrap(), 1);
-        app.assert_ledger_consistent().await;
-    }
+#[apply(on_every_backend)]
+async fn concurrent_duplicates_wait_for_the_first_and_share_its_answer(backend: Backend) {
+    let overrides = Overrides {
+        responder: Some(slow_responder()),
+    };
+    let app = Arc::new(spawn_app_with(backend, |_| {}, overrides).await);
+    let session = app.signed_up("impatient").await;
+    let requests = (0..10).map(|_| {
+        let (app, access) = (app.clone(), session.access.clone());
+        tokio::spawn(async move { keyed_chat(&app, &access, "same-key", "Hello").await })
+    });
+    let answers: Vec<(StatusCode, Value)> = join_all(requests)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        answers.iter().all(|answer| answer == &answers[0]),
+        "{answers:?}"
+    );
+    assert_eq!(answers[0].0, StatusCode::OK);
+    assert_eq!(app.balance(&session.access).await, 3900);
+    let user = domain::UserId(user_id_of(&session.access));
+    assert_eq!(app.storage().await.chat_count(user).await.unwrap(), 1);
+    app.assert_ledger_consistent().await;
+}
 
-    async fn a_key_reused_with_another_message_is_refused(backend: Backend) {
-        let app = spawn_app(backend).await;
-        let session = app.signed_up("reuser").await;
-        assert_eq!(keyed_chat(&app, &session.access, "k", "first").await.0, StatusCode::OK);
-        let (status, body) = keyed_chat(&app, &session.access, "k", "second").await;
-        assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("idempotency_key_reused")));
-        assert_eq!(app.balance(&session.access).await, 3900);
-    }
+#[apply(on_every_backend)]
+async fn a_key_reused_with_another_message_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let session = app.signed_up("reuser").await;
+    assert_eq!(
+        keyed_chat(&app, &session.access, "k", "first").await.0,
+        StatusCode::OK
+    );
+    let (status, body) = keyed_chat(&app, &session.access, "k", "second").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("idempotency_key_reused")
+        )
+    );
+    assert_eq!(app.balance(&session.access).await, 3900);
+}
 
-    async fn keys_belong_to_one_user(backend: Backend) {
-        let app = spawn_app(backend).await;
-        let alice = app.signed_up("alice").await;
-        let bob = app.signed_up("bob").await;
-        let (_, alices) = keyed_chat(&app, &alice.access, "shared", "Hello").await;
-        let (status, bobs) = keyed_chat(&app, &bob.access, "shared", "Hello").await;
-        assert_eq!(status, StatusCode::OK);
-        assert_ne!(alices["user"], bobs["user"], "bob never sees alice's chat");
-        assert_eq!(app.balance(&bob.access).await, 3900);
-    }
+#[apply(on_every_backend)]
+async fn keys_belong_to_one_user(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.signed_up("alice").await;
+    let bob = app.signed_up("bob").await;
+    let (_, alices) = keyed_chat(&app, &alice.access, "shared", "Hello").await;
+    let (status, bobs) = keyed_chat(&app, &bob.access, "shared", "Hello").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(alices["user"], bobs["user"], "bob never sees alice's chat");
+    assert_eq!(app.balance(&bob.access).await, 3900);
 }

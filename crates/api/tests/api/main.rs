@@ -1,5 +1,6 @@
 //! HTTP integration tests: the real service on a real socket, a fresh database per test, every
-//! storage-touching test on both backends (see `test_support::backend_tests!`).
+//! storage-touching test on both backends (`#[apply(on_every_backend)]`, see
+//! `test_support::on_every_backend`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod binary;
@@ -10,6 +11,7 @@ mod admin_browser;
 mod bad_input;
 mod concurrency;
 mod idempotency;
+mod problem_snapshots;
 mod processes;
 mod responder_failures;
 mod restart;

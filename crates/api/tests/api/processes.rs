@@ -11,8 +11,10 @@ use std::{
 
 use futures_util::future::join_all;
 use reqwest::StatusCode;
+use rstest::rstest;
+use rstest_reuse::apply;
 use serde_json::{Value, json};
-use test_support::{Backend, TestDatabase, sql};
+use test_support::{Backend, TestDatabase, on_every_backend, sql};
 
 use crate::binary::{ServerProcess, run};
 
@@ -139,18 +141,21 @@ fn assert_charged_exactly_for_stored_chats(
     );
 }
 
-test_support::backend_tests! {
-    async fn a_sigkill_mid_load_loses_no_money(backend: Backend) {
-        let db = TestDatabase::create(backend);
-        let workdir = tempfile::tempdir().unwrap();
-        let server = ServerProcess::start(&db.url, workdir.path(), &FAST_SWEEP).await;
-        let remote = Remote::of(&server);
-        let mut sessions = Vec::new();
-        for user in 0..4 {
-            sessions.push(remote.signed_up(&format!("crash{user}")).await);
-        }
-        let answered = Arc::new(Mutex::new(Vec::<String>::new()));
-        let load = sessions.into_iter().enumerate().map(|(user, access)| {
+#[apply(on_every_backend)]
+async fn a_sigkill_mid_load_loses_no_money(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let workdir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&db.url, workdir.path(), &FAST_SWEEP).await;
+    let remote = Remote::of(&server);
+    let mut sessions = Vec::new();
+    for user in 0..4 {
+        sessions.push(remote.signed_up(&format!("crash{user}")).await);
+    }
+    let answered = Arc::new(Mutex::new(Vec::<String>::new()));
+    let load = sessions
+        .into_iter()
+        .enumerate()
+        .map(|(user, access)| {
             let (remote, answered) = (remote.clone(), answered.clone());
             tokio::spawn(async move {
                 for i in 0..40 {
@@ -162,90 +167,171 @@ test_support::backend_tests! {
                     }
                 }
             })
-        }).collect::<Vec<_>>();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while answered.lock().unwrap().len() < 30 {
-            assert!(Instant::now() < deadline, "load did not get going");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        server.kill();
-        join_all(load).await;
-        let answered = answered.lock().unwrap().clone();
-        assert!(answered.len() < 160, "the kill landed mid-load");
-
-        let _restarted = ServerProcess::start(&db.url, workdir.path(), &FAST_SWEEP).await;
-        wait_for_no_pending_charges(&db.url).await;
-        assert_charged_exactly_for_stored_chats(&db.url, workdir.path(), &answered);
+        })
+        .collect::<Vec<_>>();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while answered.lock().unwrap().len() < 30 {
+        assert!(Instant::now() < deadline, "load did not get going");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    server.kill();
+    join_all(load).await;
+    let answered = answered.lock().unwrap().clone();
+    assert!(answered.len() < 160, "the kill landed mid-load");
 
-    async fn three_processes_share_one_database_without_overspending(backend: Backend) {
-        let db = TestDatabase::create(backend);
-        let workdir = tempfile::tempdir().unwrap();
-        let first = ServerProcess::start(&db.url, workdir.path(), &[]).await;
-        let servers = [first, ServerProcess::start(&db.url, workdir.path(), &[]).await, ServerProcess::start(&db.url, workdir.path(), &[]).await];
-        let remotes: Vec<Remote> = servers.iter().map(Remote::of).collect();
+    let _restarted = ServerProcess::start(&db.url, workdir.path(), &FAST_SWEEP).await;
+    wait_for_no_pending_charges(&db.url).await;
+    assert_charged_exactly_for_stored_chats(&db.url, workdir.path(), &answered);
+}
 
-        let registrations = (0..10).map(|i| {
-            let remote = remotes[i % 2].clone();
-            tokio::spawn(async move { remote.register(if i % 3 == 0 { "Shared" } else { "shared" }).await })
-        });
-        let statuses: Vec<StatusCode> = join_all(registrations).await.into_iter().map(Result::unwrap).collect();
-        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
-        assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::BAD_REQUEST));
+#[apply(on_every_backend)]
+async fn three_processes_share_one_database_without_overspending(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let workdir = tempfile::tempdir().unwrap();
+    let first = ServerProcess::start(&db.url, workdir.path(), &[]).await;
+    let servers = [
+        first,
+        ServerProcess::start(&db.url, workdir.path(), &[]).await,
+        ServerProcess::start(&db.url, workdir.path(), &[]).await,
+    ];
+    let remotes: Vec<Remote> = servers.iter().map(Remote::of).collect();
 
-        let access = remotes[0].signed_up("spender").await;
-        let chats = (0..300).map(|i| {
-            let (remote, access) = (remotes[i % 3].clone(), access.clone());
-            tokio::spawn(async move { remote.chat(&access, &format!("scale {i}")).await.unwrap() })
-        });
-        let statuses: Vec<StatusCode> = join_all(chats).await.into_iter().map(Result::unwrap).collect();
-        let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
-        let refused = statuses.iter().filter(|s| **s == StatusCode::PAYMENT_REQUIRED).count();
-        assert_eq!((ok, refused), (40, 260));
-        let spender = "(SELECT id FROM users WHERE username = 'spender')";
-        assert_eq!(sql::integer(&db.url, &format!("SELECT CAST(tokens AS TEXT) AS value FROM users WHERE id = {spender}")), 0);
-        assert_eq!(sql::integer(&db.url, &format!("SELECT CAST(COUNT(*) AS TEXT) AS value FROM chats WHERE user_id = {spender}")), 40);
-        let check = run(&db.url, workdir.path(), &["check-ledger"], &[]);
-        assert!(check.status.success());
-    }
+    let registrations = (0..10).map(|i| {
+        let remote = remotes[i % 2].clone();
+        tokio::spawn(async move {
+            remote
+                .register(if i % 3 == 0 { "Shared" } else { "shared" })
+                .await
+        })
+    });
+    let statuses: Vec<StatusCode> = join_all(registrations)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::BAD_REQUEST)
+    );
 
-    async fn check_ledger_passes_on_consistent_data_and_fails_on_tampered_data(backend: Backend) {
-        let db = TestDatabase::create(backend);
-        let workdir = tempfile::tempdir().unwrap();
-        let server = ServerProcess::start(&db.url, workdir.path(), &[]).await;
-        let remote = Remote::of(&server);
-        let access = remote.signed_up("audited").await;
-        assert_eq!(remote.chat(&access, "hi").await.unwrap(), StatusCode::OK);
-        let check = run(&db.url, workdir.path(), &["check-ledger"], &[]);
-        assert!(check.status.success());
-        assert!(String::from_utf8_lossy(&check.stdout).contains("ledger consistent"));
+    let access = remotes[0].signed_up("spender").await;
+    let chats = (0..300).map(|i| {
+        let (remote, access) = (remotes[i % 3].clone(), access.clone());
+        tokio::spawn(async move { remote.chat(&access, &format!("scale {i}")).await.unwrap() })
+    });
+    let statuses = crate::helpers::join_statuses(chats).await;
+    let (ok, refused) = crate::helpers::answered_and_refused(&statuses);
+    assert_eq!((ok, refused), (40, 260));
+    let spender = "(SELECT id FROM users WHERE username = 'spender')";
+    assert_eq!(
+        sql::integer(
+            &db.url,
+            &format!("SELECT CAST(tokens AS TEXT) AS value FROM users WHERE id = {spender}")
+        ),
+        0
+    );
+    assert_eq!(
+        sql::integer(
+            &db.url,
+            &format!("SELECT CAST(COUNT(*) AS TEXT) AS value FROM chats WHERE user_id = {spender}")
+        ),
+        40
+    );
+    let check = run(&db.url, workdir.path(), &["check-ledger"], &[]);
+    assert!(check.status.success());
+}
 
-        assert_eq!(sql::execute(&db.url, "UPDATE users SET tokens = tokens + 1 WHERE username = 'audited'"), 1);
-        let check = run(&db.url, workdir.path(), &["check-ledger"], &[]);
-        assert_eq!(check.status.code(), Some(1));
-        let report = String::from_utf8_lossy(&check.stdout);
-        assert!(report.contains("VIOLATION") && report.contains("3901") && report.contains("3900"), "{report}");
-    }
+#[apply(on_every_backend)]
+async fn check_ledger_passes_on_consistent_data_and_fails_on_tampered_data(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let workdir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&db.url, workdir.path(), &[]).await;
+    let remote = Remote::of(&server);
+    let access = remote.signed_up("audited").await;
+    assert_eq!(remote.chat(&access, "hi").await.unwrap(), StatusCode::OK);
+    let check = run(&db.url, workdir.path(), &["check-ledger"], &[]);
+    assert!(check.status.success());
+    assert!(String::from_utf8_lossy(&check.stdout).contains("ledger consistent"));
 
-    async fn createsuperuser_reads_the_password_from_stdin(backend: Backend) {
-        use std::io::Write;
-        let db = TestDatabase::create(backend);
-        let workdir = tempfile::tempdir().unwrap();
-        let mut command = crate::binary::command(&db.url, workdir.path());
-        command.args(["createsuperuser", "--username", "root_admin", "--password-stdin"])
-            .stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-        let mut child = command.spawn().unwrap();
-        child.stdin.take().unwrap().write_all(b"admin-password-1\n").unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        assert_eq!(sql::strings(&db.url, "SELECT CAST(is_superuser AS TEXT) AS value FROM users WHERE username = 'root_admin'").len(), 1);
-        let is_superuser = sql::strings(&db.url, "SELECT CASE WHEN is_superuser THEN 'yes' ELSE 'no' END AS value FROM users WHERE username = 'root_admin'");
-        assert_eq!(is_superuser, vec!["yes".to_owned()]);
+    assert_eq!(
+        sql::execute(
+            &db.url,
+            "UPDATE users SET tokens = tokens + 1 WHERE username = 'audited'"
+        ),
+        1
+    );
+    let check = run(&db.url, workdir.path(), &["check-ledger"], &[]);
+    assert_eq!(check.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        report.contains("VIOLATION") && report.contains("3901") && report.contains("3900"),
+        "{report}"
+    );
+}
 
-        let weak = run(&db.url, workdir.path(), &["createsuperuser", "--username", "other_admin"], &[("CHAT_API_SUPERUSER_PASSWORD", "123")]);
-        assert_eq!(weak.status.code(), Some(2));
-        assert!(String::from_utf8_lossy(&weak.stderr).contains("password"), "the error says what is wrong");
-    }
+#[apply(on_every_backend)]
+async fn createsuperuser_reads_the_password_from_stdin(backend: Backend) {
+    use std::io::Write;
+    let db = TestDatabase::create(backend);
+    let workdir = tempfile::tempdir().unwrap();
+    let mut command = crate::binary::command(&db.url, workdir.path());
+    command
+        .args([
+            "createsuperuser",
+            "--username",
+            "root_admin",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"admin-password-1\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        sql::strings(
+            &db.url,
+            "SELECT CAST(is_superuser AS TEXT) AS value FROM users WHERE username = 'root_admin'"
+        )
+        .len(),
+        1
+    );
+    let is_superuser = sql::strings(
+        &db.url,
+        "SELECT CASE WHEN is_superuser THEN 'yes' ELSE 'no' END AS value FROM users WHERE username = 'root_admin'",
+    );
+    assert_eq!(is_superuser, vec!["yes".to_owned()]);
+
+    let weak = run(
+        &db.url,
+        workdir.path(),
+        &["createsuperuser", "--username", "other_admin"],
+        &[("CHAT_API_SUPERUSER_PASSWORD", "123")],
+    );
+    assert_eq!(weak.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&weak.stderr).contains("password"),
+        "the error says what is wrong"
+    );
 }
 
 #[test]
@@ -286,29 +372,42 @@ fn startup_refuses_unknown_schemes_and_missing_secrets() {
 }
 
 #[cfg(feature = "failpoints")]
-test_support::backend_tests! {
-    async fn a_crash_between_charge_and_response_is_refunded_by_the_sweeper(backend: Backend) {
-        let db = TestDatabase::create(backend);
-        let workdir = tempfile::tempdir().unwrap();
-        let mut env = FAST_SWEEP.to_vec();
-        env.push(("FAILPOINTS", "send_chat::after_reserve=return"));
-        let server = ServerProcess::start(&db.url, workdir.path(), &env).await;
-        let remote = Remote::of(&server);
-        let access = remote.signed_up("victim").await;
-        assert!(remote.chat(&access, "never answered").await.is_err(), "the process dies mid-request");
-        assert!(!server.wait_for_exit(Duration::from_secs(10)).success());
+#[apply(on_every_backend)]
+async fn a_crash_between_charge_and_response_is_refunded_by_the_sweeper(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let workdir = tempfile::tempdir().unwrap();
+    let mut env = FAST_SWEEP.to_vec();
+    env.push(("FAILPOINTS", "send_chat::after_reserve=return"));
+    let server = ServerProcess::start(&db.url, workdir.path(), &env).await;
+    let remote = Remote::of(&server);
+    let access = remote.signed_up("victim").await;
+    assert!(
+        remote.chat(&access, "never answered").await.is_err(),
+        "the process dies mid-request"
+    );
+    assert!(!server.wait_for_exit(Duration::from_secs(10)).success());
 
-        let tokens = "SELECT CAST(tokens AS TEXT) AS value FROM users WHERE username = 'victim'";
-        assert_eq!(sql::integer(&db.url, tokens), 3900, "the charge was committed before the crash");
-        assert_eq!(pending_charges(&db.url), 1);
+    let tokens = "SELECT CAST(tokens AS TEXT) AS value FROM users WHERE username = 'victim'";
+    assert_eq!(
+        sql::integer(&db.url, tokens),
+        3900,
+        "the charge was committed before the crash"
+    );
+    assert_eq!(pending_charges(&db.url), 1);
 
-        let _restarted = ServerProcess::start(&db.url, workdir.path(), &FAST_SWEEP).await;
-        wait_for_no_pending_charges(&db.url).await;
-        assert_eq!(sql::integer(&db.url, tokens), 4000, "the sweeper refunded the charge");
-        let refunds = sql::integer(&db.url, "SELECT CAST(COUNT(*) AS TEXT) AS value FROM ledger_entries WHERE kind = 'refund'");
-        assert_eq!(refunds, 1);
-        assert_charged_exactly_for_stored_chats(&db.url, workdir.path(), &[]);
-    }
+    let _restarted = ServerProcess::start(&db.url, workdir.path(), &FAST_SWEEP).await;
+    wait_for_no_pending_charges(&db.url).await;
+    assert_eq!(
+        sql::integer(&db.url, tokens),
+        4000,
+        "the sweeper refunded the charge"
+    );
+    let refunds = sql::integer(
+        &db.url,
+        "SELECT CAST(COUNT(*) AS TEXT) AS value FROM ledger_entries WHERE kind = 'refund'",
+    );
+    assert_eq!(refunds, 1);
+    assert_charged_exactly_for_stored_chats(&db.url, workdir.path(), &[]);
 }
 
 #[cfg(not(feature = "failpoints"))]

@@ -2,32 +2,24 @@
 
 use std::{sync::Arc, time::Duration};
 
-use api::Overrides;
-use async_trait::async_trait;
-use domain::ChatMessage;
 use ports::{Responder, ResponderError};
 use reqwest::StatusCode;
+use rstest::rstest;
+use rstest_reuse::apply;
+use test_support::{Backend, on_every_backend};
 
 use crate::helpers::*;
 
 /// A model that is down.
-struct FailingResponder;
-
-#[async_trait]
-impl Responder for FailingResponder {
-    async fn respond(&self, _: &ChatMessage) -> Result<String, ResponderError> {
+fn failing_responder() -> Arc<dyn Responder> {
+    Arc::new(FnResponder(|_| async {
         Err(ResponderError::Failed("upstream 500".into()))
-    }
+    }))
 }
 
 /// A model that never answers.
-struct StalledResponder;
-
-#[async_trait]
-impl Responder for StalledResponder {
-    async fn respond(&self, _: &ChatMessage) -> Result<String, ResponderError> {
-        std::future::pending().await
-    }
+fn stalled_responder() -> Arc<dyn Responder> {
+    Arc::new(FnResponder(|_| std::future::pending()))
 }
 
 async fn assert_uncharged(app: &TestApp, session: &Session) {
@@ -37,24 +29,41 @@ async fn assert_uncharged(app: &TestApp, session: &Session) {
     app.assert_ledger_consistent().await;
 }
 
-test_support::backend_tests! {
-    async fn a_failing_responder_is_a_bad_gateway_and_costs_nothing(backend: Backend) {
-        let overrides = Overrides { responder: Some(Arc::new(FailingResponder)) };
-        let app = spawn_app_with(backend, |_| {}, overrides).await;
-        let session = app.signed_up("unlucky").await;
-        for _ in 0..3 {
-            assert_problem(app.chat(&session.access, "hello?").await, StatusCode::BAD_GATEWAY, "responder_failed").await;
-        }
-        assert_uncharged(&app, &session).await;
+#[apply(on_every_backend)]
+async fn a_failing_responder_is_a_bad_gateway_and_costs_nothing(backend: Backend) {
+    let overrides = Overrides {
+        responder: Some(failing_responder()),
+    };
+    let app = spawn_app_with(backend, |_| {}, overrides).await;
+    let session = app.signed_up("unlucky").await;
+    for _ in 0..3 {
+        assert_problem(
+            app.chat(&session.access, "hello?").await,
+            StatusCode::BAD_GATEWAY,
+            "responder_failed",
+        )
+        .await;
     }
+    assert_uncharged(&app, &session).await;
+}
 
-    async fn a_stalled_responder_times_out_and_costs_nothing(backend: Backend) {
-        let overrides = Overrides { responder: Some(Arc::new(StalledResponder)) };
-        let app = spawn_app_with(backend, |s| s.responder.timeout_secs = 1, overrides).await;
-        let session = app.signed_up("waiting").await;
-        let started = std::time::Instant::now();
-        assert_problem(app.chat(&session.access, "anyone?").await, StatusCode::GATEWAY_TIMEOUT, "responder_timeout").await;
-        assert!(started.elapsed() < Duration::from_secs(10), "the timeout comes from configuration");
-        assert_uncharged(&app, &session).await;
-    }
+#[apply(on_every_backend)]
+async fn a_stalled_responder_times_out_and_costs_nothing(backend: Backend) {
+    let overrides = Overrides {
+        responder: Some(stalled_responder()),
+    };
+    let app = spawn_app_with(backend, |s| s.responder.timeout_secs = 1, overrides).await;
+    let session = app.signed_up("waiting").await;
+    let started = std::time::Instant::now();
+    assert_problem(
+        app.chat(&session.access, "anyone?").await,
+        StatusCode::GATEWAY_TIMEOUT,
+        "responder_timeout",
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the timeout comes from configuration"
+    );
+    assert_uncharged(&app, &session).await;
 }

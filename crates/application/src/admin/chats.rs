@@ -57,3 +57,6 @@ impl AdminChats {
         self.admin.find_chat(id).await?.ok_or(AdminError::NotFound)
     }
 }
+
+#[cfg(test)]
+mod tests;

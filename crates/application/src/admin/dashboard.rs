@@ -26,3 +26,6 @@ impl Dashboard {
         Ok(self.admin.dashboard_totals(start).await?)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,4 +1,4 @@
-//! Admin operations (issue 6): what the admin panel at `/admin/` does, as use cases over the
+//! Admin operations: what the admin panel at `/admin/` does, as use cases over the
 //! ports, so the HTTP layer holds no SQL and every rule here is unit-tested with mocks.
 //!
 //! - [`session`]: superuser-only login, server-side sessions, CSRF tokens.
@@ -21,12 +21,24 @@ mod tests;
 use domain::FieldErrors;
 use ports::{Page, Window};
 
-use crate::AppError;
+use crate::{AppError, throttle::LoginFailure};
 
 pub use chats::{AdminChats, ChatQuery};
 pub use dashboard::Dashboard;
 pub use session::{AdminAuth, AdminIdentity, StartedSession, csrf_matches};
 pub use users::{AdminUsers, Direction, UserDetail};
+
+/// The admin panel's use cases.
+pub struct AdminServices {
+    /// Login, sessions, logout.
+    pub auth: AdminAuth,
+    /// The users list, user page and account actions.
+    pub users: AdminUsers,
+    /// The chat history.
+    pub chats: AdminChats,
+    /// The dashboard totals.
+    pub dashboard: Dashboard,
+}
 
 /// Rows per page on every admin list.
 pub const PAGE_SIZE: i64 = 25;
@@ -59,6 +71,12 @@ impl From<ports::StorageError> for AdminError {
 impl From<ports::HasherError> for AdminError {
     fn from(error: ports::HasherError) -> Self {
         Self::App(error.into())
+    }
+}
+
+impl LoginFailure for AdminError {
+    fn is_wrong_guess(&self) -> bool {
+        matches!(self, Self::InvalidCredentials)
     }
 }
 

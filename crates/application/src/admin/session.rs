@@ -5,7 +5,7 @@
 //! Every request re-reads the session *and* the account, so logging out, deactivating the admin
 //! or removing their superuser flag ends admin access at once.
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use domain::{PlainPassword, User};
@@ -15,7 +15,11 @@ use ports::{
 use subtle::ConstantTimeEq;
 
 use super::AdminError;
-use crate::{credentials::user_with_password, digest::sha256_hex, throttle::LoginThrottle};
+use crate::{
+    credentials::user_with_password,
+    digest::sha256_hex,
+    throttle::{ClientAddress, LoginThrottle},
+};
 
 /// What the browser gets at login.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,23 +90,16 @@ impl AdminAuth {
     /// which accounts are admins.
     ///
     /// The same failed-login throttle as the API's `/login/` applies (shared counters, keyed by
-    /// username and client `ip`): a throttled attempt is refused before any password work.
+    /// username and `client`): a throttled attempt is refused before any password work.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
-        ip: IpAddr,
+        client: ClientAddress,
     ) -> Result<StartedSession, AdminError> {
-        self.throttle.check(username, ip).await?;
-        let outcome = self.check_credentials(username, password).await;
-        match &outcome {
-            Ok(_) => self.throttle.record_success(username, ip).await?,
-            Err(AdminError::InvalidCredentials) => {
-                self.throttle.record_failure(username, ip).await?
-            }
-            Err(_) => {}
-        }
-        outcome
+        self.throttle
+            .attempt(username, client, self.check_credentials(username, password))
+            .await
     }
 
     /// The credential check behind [`Self::login`], once the throttle has let it through.
@@ -142,6 +139,12 @@ impl AdminAuth {
         })
     }
 
+    /// A fresh random token for the login form's double-submit CSRF cookie (no session exists
+    /// yet to hold one).
+    pub fn login_form_token(&self) -> String {
+        self.secrets.secret()
+    }
+
     /// The admin a session cookie belongs to: `None` when the session is unknown or expired, or
     /// its account is no longer an active superuser.
     pub async fn resolve(&self, session_id: &str) -> Result<Option<AdminIdentity>, AdminError> {
@@ -173,3 +176,6 @@ impl AdminAuth {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -235,3 +235,6 @@ impl AdminUsers {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

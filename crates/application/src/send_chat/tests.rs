@@ -2,17 +2,18 @@ use std::sync::Mutex;
 
 use domain::{Tokens, UserId};
 use futures_executor::block_on;
-use ports::{ChargeId, MockChatRepository, MockResponder};
+use ports::{ChargeId, Completion, MockChatRepository, MockResponder, Role};
 use uuid::Uuid;
 
 use super::*;
-use crate::test_support::{fixed_clock, noon, user};
+use crate::test_support::{ManualClock, fixed_clock, noon, user};
 
 const CHARGE: ChargeId = ChargeId(Uuid::nil());
 
 fn policy() -> ChargePolicy {
     ChargePolicy {
         pricing: Pricing::DEFAULT,
+        max_answer_tokens: 512,
         responder_timeout: Duration::from_secs(30),
         settle_grace: Duration::from_secs(30),
     }
@@ -39,15 +40,24 @@ fn command(message: &str, key: Option<&str>) -> SendChatCommand {
 fn responder_answering(result: Result<String, ResponderError>) -> MockResponder {
     let mut responder = MockResponder::new();
     responder
-        .expect_respond()
+        .expect_complete()
+        .withf(|request| {
+            request.messages.last().map(|m| m.role) == Some(Role::User) && request.max_tokens == 512
+        })
         .times(1)
-        .return_once(move |_| result);
+        .return_once(move |_| {
+            result.map(|text| Completion {
+                text,
+                model: "mock".into(),
+                usage: None,
+            })
+        });
     responder
 }
 
 fn silent_responder() -> MockResponder {
     let mut responder = MockResponder::new();
-    responder.expect_respond().never();
+    responder.expect_complete().never();
     responder
 }
 
@@ -56,15 +66,48 @@ fn send(
     responder: MockResponder,
     cmd: SendChatCommand,
 ) -> Result<ChatRecord, AppError> {
-    block_on(
-        SendChat::new(
-            Arc::new(chats),
-            Arc::new(responder),
-            fixed_clock(),
-            policy(),
-        )
-        .execute(cmd),
-    )
+    send_at(fixed_clock(), chats, responder, cmd)
+}
+
+fn send_at(
+    clock: Arc<dyn Clock>,
+    chats: MockChatRepository,
+    responder: MockResponder,
+    cmd: SendChatCommand,
+) -> Result<ChatRecord, AppError> {
+    block_on(SendChat::new(Arc::new(chats), Arc::new(responder), clock, policy()).execute(cmd))
+}
+
+/// "Hello" with the key `key-1`, on a clock that only the use case's sleeps move; returns the
+/// clock to read how long the use case waited.
+fn send_keyed_on_manual_clock(
+    chats: MockChatRepository,
+    responder: MockResponder,
+) -> (Result<ChatRecord, AppError>, Arc<ManualClock>) {
+    let clock = ManualClock::at_noon();
+    let result = send_at(
+        clock.clone(),
+        chats,
+        responder,
+        command("Hello", Some("key-1")),
+    );
+    (result, clock)
+}
+
+/// Storage whose key `key-1` reads as `states` in turn (the last one for ever after).
+fn key_states(chats: &mut MockChatRepository, states: Vec<IdempotencyKeyState>) {
+    let states = Mutex::new(states.into_iter().rev().collect::<Vec<_>>());
+    chats
+        .expect_idempotency_key_state()
+        .withf(|user, key| *user == UserId(1) && key == "key-1")
+        .returning(move |_, _| {
+            let mut states = states.lock().unwrap();
+            Ok(if states.len() > 1 {
+                states.pop().unwrap()
+            } else {
+                states[0]
+            })
+        });
 }
 
 #[test]
@@ -111,6 +154,22 @@ fn insufficient_tokens_spares_the_responder_and_reports_both_numbers() {
             needed: Tokens::new(100),
             available: Tokens::new(40)
         })
+    );
+}
+
+#[test]
+fn an_account_deleted_after_authentication_is_an_invalid_token_not_a_balance() {
+    let mut chats = MockChatRepository::new();
+    chats
+        .expect_reserve()
+        .times(1)
+        .returning(|_| Ok(Reservation::UserNotFound));
+    let result = send(chats, silent_responder(), command("Hello", None));
+    assert_eq!(
+        result,
+        Err(AppError::TokenInvalid(ports::TokenError::AccountGone(
+            UserId(1)
+        )))
     );
 }
 
@@ -225,7 +284,7 @@ fn the_same_key_with_another_message_is_rejected() {
 }
 
 #[test]
-fn a_concurrent_duplicate_waits_then_replays_the_first_answer() {
+fn a_concurrent_duplicate_waits_on_the_injected_clock_then_replays_the_first_answer() {
     let mut chats = MockChatRepository::new();
     let answers = Mutex::new(vec![
         Reservation::Replay(record("Hello", "first")),
@@ -239,13 +298,56 @@ fn a_concurrent_duplicate_waits_then_replays_the_first_answer() {
             .flatten()
             .unwrap_or(Reservation::InProgress))
     });
-    chats
-        .expect_wait_for_idempotency_key()
-        .withf(|user, key, until| *user == UserId(1) && key == "key-1" && *until > noon())
-        .times(1)
-        .returning(|_, _, _| Ok(()));
-    let result = send(chats, silent_responder(), command("Hello", Some("key-1")));
+    key_states(
+        &mut chats,
+        vec![
+            IdempotencyKeyState::InProgress,
+            IdempotencyKeyState::InProgress,
+            IdempotencyKeyState::Completed,
+        ],
+    );
+    let (result, clock) = send_keyed_on_manual_clock(chats, silent_responder());
     assert_eq!(result, Ok(record("Hello", "first")));
+    assert_eq!(
+        clock.now(),
+        noon() + chrono::Duration::milliseconds(20 + 40),
+        "two growing pauses, slept on the injected clock"
+    );
+}
+
+#[test]
+fn a_duplicate_stops_waiting_at_the_first_requests_deadline() {
+    let mut chats = MockChatRepository::new();
+    chats
+        .expect_reserve()
+        .times(1)
+        .returning(|_| Ok(Reservation::InProgress));
+    key_states(&mut chats, vec![IdempotencyKeyState::InProgress]);
+    let (result, clock) = send_keyed_on_manual_clock(chats, silent_responder());
+    assert_eq!(result, Err(AppError::IdempotencyKeyInProgress));
+    assert_eq!(
+        clock.now(),
+        noon() + chrono::Duration::seconds(60),
+        "waits exactly the pending lifetime (timeout + grace), never past it"
+    );
+}
+
+#[test]
+fn a_key_released_by_a_refund_is_reserved_afresh_without_waiting() {
+    let mut chats = MockChatRepository::new();
+    let answers = Mutex::new(vec![Reservation::Reserved(CHARGE), Reservation::InProgress]);
+    chats
+        .expect_reserve()
+        .times(2)
+        .returning(move |_| Ok(answers.lock().unwrap().pop().unwrap()));
+    key_states(&mut chats, vec![IdempotencyKeyState::Absent]);
+    chats
+        .expect_settle()
+        .times(1)
+        .returning(|_, m, r, _| Ok(Settlement::Settled(record(m.as_str(), r))));
+    let (result, clock) = send_keyed_on_manual_clock(chats, responder_answering(Ok("Hi!".into())));
+    assert_eq!(result, Ok(record("Hello", "Hi!")));
+    assert_eq!(clock.now(), noon(), "no pause when the key is free");
 }
 
 #[test]

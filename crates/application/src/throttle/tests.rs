@@ -1,6 +1,6 @@
 use std::{
     collections::HashMap,
-    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    net::{Ipv4Addr, Ipv6Addr},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -10,10 +10,10 @@ use std::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_executor::block_on;
-use ports::{BucketUsage, Clock, MockThrottleRepository, StorageError, ThrottleRepository};
+use ports::{BucketUsage, MockThrottleRepository, StorageError, ThrottleRepository};
 
 use super::*;
-use crate::test_support::noon;
+use crate::test_support::ManualClock;
 
 /// An in-memory event log: expressive enough to test windows without a database.
 #[derive(Default)]
@@ -62,27 +62,16 @@ impl ThrottleRepository for MemoryEvents {
     }
 }
 
-/// A clock tests move forward by hand.
-struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl ManualClock {
-    fn advance(&self, seconds: i64) {
-        *self.0.lock().unwrap() += chrono::Duration::seconds(seconds);
-    }
+fn ip(last: u8) -> ClientAddress {
+    ClientAddress::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, last)))
 }
 
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
-fn ip(last: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(203, 0, 113, last))
+fn seconds(n: i64) -> chrono::Duration {
+    chrono::Duration::seconds(n)
 }
 
 fn login_throttle() -> (LoginThrottle, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock(Mutex::new(noon())));
+    let clock = ManualClock::at_noon();
     let throttle = LoginThrottle::new(
         Arc::new(MemoryEvents::default()),
         clock.clone(),
@@ -99,7 +88,7 @@ async fn right_password() -> Result<(), AppError> {
     Ok(())
 }
 
-fn fail_times(throttle: &LoginThrottle, username: &str, address: IpAddr, times: usize) {
+fn fail_times(throttle: &LoginThrottle, username: &str, address: ClientAddress, times: usize) {
     for _ in 0..times {
         assert_eq!(
             block_on(throttle.attempt(username, address, wrong_password())),
@@ -182,16 +171,16 @@ fn a_hundred_failures_from_one_ip_throttle_it_for_every_username() {
 fn failures_leave_the_window_and_retry_after_counts_down() {
     let (throttle, clock) = login_throttle();
     fail_times(&throttle, "victim", ip(1), 1);
-    clock.advance(60);
+    clock.advance(seconds(60));
     fail_times(&throttle, "victim", ip(1), 4);
-    clock.advance(100);
+    clock.advance(seconds(100));
     assert_eq!(
         block_on(throttle.check("victim", ip(1))),
         Err(AppError::Throttled {
             retry_after_secs: 900 - 160
         })
     );
-    clock.advance(900 - 160);
+    clock.advance(seconds(900 - 160));
     assert_eq!(block_on(throttle.check("victim", ip(1))), Ok(()));
 }
 
@@ -226,22 +215,22 @@ fn other_errors_are_not_counted() {
 
 #[test]
 fn ipv6_addresses_count_by_their_64_and_mapped_ipv4_as_ipv4() {
-    let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
-    let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
-    let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-    assert_eq!(address_key(a), address_key(b));
-    assert_ne!(address_key(a), address_key(c));
+    let key = |ip: &str| ClientAddress::new(ip.parse().unwrap()).throttle_key();
+    assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+    assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
     let mapped = IpAddr::V6(Ipv4Addr::new(198, 51, 100, 7).to_ipv6_mapped());
-    assert_eq!(address_key(mapped), "198.51.100.7");
-    assert_eq!(address_key(IpAddr::V6(Ipv6Addr::LOCALHOST)), "0:0:0:0::/64");
+    assert_eq!(ClientAddress::new(mapped).throttle_key(), "198.51.100.7");
+    assert_eq!(
+        ClientAddress::new(IpAddr::V6(Ipv6Addr::LOCALHOST)).throttle_key(),
+        "0:0:0:0::/64"
+    );
 }
 
 #[test]
 fn a_zero_limit_disables_its_counter() {
-    let clock = Arc::new(ManualClock(Mutex::new(noon())));
     let throttle = LoginThrottle::new(
         Arc::new(MemoryEvents::default()),
-        clock,
+        ManualClock::at_noon(),
         LoginLimits {
             per_pair: 0,
             per_username: 0,
@@ -271,7 +260,7 @@ fn storage_outage_fails_closed_as_unavailable() {
 }
 
 fn signup_throttle(max: u64) -> (SignupThrottle, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock(Mutex::new(noon())));
+    let clock = ManualClock::at_noon();
     let throttle = SignupThrottle::new(
         Arc::new(MemoryEvents::default()),
         clock.clone(),
@@ -299,7 +288,7 @@ fn sign_ups_are_limited_per_ip_and_window() {
         })
     );
     assert_eq!(block_on(throttle.attempt(ip(2), async { Ok(()) })), Ok(()));
-    clock.advance(3600);
+    clock.advance(seconds(3600));
     assert_eq!(block_on(throttle.attempt(ip(1), async { Ok(()) })), Ok(()));
 }
 

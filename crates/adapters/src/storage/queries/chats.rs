@@ -92,8 +92,11 @@ macro_rules! chat_queries {
                         .select(users::tokens)
                         .first(conn)
                         .optional()?;
-                    return Ok(Reservation::InsufficientTokens {
-                        available: Tokens::new(available.unwrap_or(0)),
+                    return Ok(match available {
+                        Some(available) => Reservation::InsufficientTokens {
+                            available: Tokens::new(available),
+                        },
+                        None => Reservation::UserNotFound,
                     });
                 }
 

@@ -30,7 +30,7 @@ macro_rules! user_queries {
                             password_hash: &new_user.password_hash.0,
                             tokens: grant,
                             is_active: true,
-                            is_superuser: new_user.is_superuser,
+                            is_superuser: new_user.role.is_superuser(),
                             date_joined: joined_at,
                         })
                         .returning(UserRow::as_returning())

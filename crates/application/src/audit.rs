@@ -1,0 +1,147 @@
+//! `chat-api check-ledger`: every account's balance checked against its ledger.
+
+use std::sync::Arc;
+
+use domain::{
+    UserId,
+    ledger::{LedgerViolation, audit},
+};
+use ports::LedgerRepository;
+
+use crate::AppError;
+
+/// One broken invariant of one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountViolation {
+    /// The account.
+    pub user_id: UserId,
+    /// Its username, so the report names whom it concerns.
+    pub username: String,
+    /// What is wrong.
+    pub violation: LedgerViolation,
+}
+
+/// What an audit found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LedgerReport {
+    /// How many accounts were checked.
+    pub accounts: usize,
+    /// The sum of their balances.
+    pub total_balance: i64,
+    /// Every broken invariant, in account order.
+    pub violations: Vec<AccountViolation>,
+}
+
+impl LedgerReport {
+    /// Whether no invariant is broken.
+    pub fn is_consistent(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+/// Checks that no balance is negative and that every balance equals the sum of its account's
+/// ledger entries, on one consistent snapshot of the ledger.
+pub struct AuditLedger {
+    ledger: Arc<dyn LedgerRepository>,
+}
+
+impl AuditLedger {
+    /// Wires the use case.
+    pub fn new(ledger: Arc<dyn LedgerRepository>) -> Self {
+        Self { ledger }
+    }
+
+    /// Audits every account.
+    pub async fn execute(&self) -> Result<LedgerReport, AppError> {
+        let totals = self.ledger.ledger_totals().await?;
+        let violations = totals
+            .iter()
+            .flat_map(|account| {
+                audit(account.balance, account.entries_sum)
+                    .into_iter()
+                    .map(|violation| AccountViolation {
+                        user_id: account.user_id,
+                        username: account.username.clone(),
+                        violation,
+                    })
+            })
+            .collect();
+        Ok(LedgerReport {
+            accounts: totals.len(),
+            total_balance: totals.iter().map(|t| t.balance.get()).sum(),
+            violations,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::Tokens;
+    use futures_executor::block_on;
+    use ports::{LedgerTotals, MockLedgerRepository, StorageError};
+
+    use super::*;
+
+    fn totals(id: i64, balance: i64, entries_sum: i64) -> LedgerTotals {
+        LedgerTotals {
+            user_id: UserId(id),
+            username: format!("user{id}"),
+            balance: Tokens::new(balance),
+            entries_sum: Tokens::new(entries_sum),
+        }
+    }
+
+    fn audit_of(rows: Vec<LedgerTotals>) -> Result<LedgerReport, AppError> {
+        let mut ledger = MockLedgerRepository::new();
+        ledger.expect_ledger_totals().return_once(move || Ok(rows));
+        block_on(AuditLedger::new(Arc::new(ledger)).execute())
+    }
+
+    #[test]
+    fn a_consistent_ledger_reports_its_accounts_and_total() {
+        let report = audit_of(vec![totals(1, 3900, 3900), totals(2, 0, 0)]).unwrap();
+        assert!(report.is_consistent());
+        assert_eq!((report.accounts, report.total_balance), (2, 3900));
+    }
+
+    #[test]
+    fn every_broken_invariant_is_reported_with_its_account() {
+        let report = audit_of(vec![
+            totals(1, 3900, 3900),
+            totals(2, 3901, 3900),
+            totals(3, -5, -5),
+        ])
+        .unwrap();
+        assert!(!report.is_consistent());
+        assert_eq!(
+            report.violations,
+            vec![
+                AccountViolation {
+                    user_id: UserId(2),
+                    username: "user2".into(),
+                    violation: LedgerViolation::BalanceMismatch {
+                        balance: Tokens::new(3901),
+                        entries_sum: Tokens::new(3900),
+                    },
+                },
+                AccountViolation {
+                    user_id: UserId(3),
+                    username: "user3".into(),
+                    violation: LedgerViolation::NegativeBalance(Tokens::new(-5)),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_storage_outage_is_an_error_not_a_clean_report() {
+        let mut ledger = MockLedgerRepository::new();
+        ledger
+            .expect_ledger_totals()
+            .returning(|| Err(StorageError::Unavailable("down".into())));
+        assert_eq!(
+            block_on(AuditLedger::new(Arc::new(ledger)).execute()),
+            Err(AppError::StorageUnavailable)
+        );
+    }
+}

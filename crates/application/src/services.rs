@@ -1,0 +1,151 @@
+//! Every use case, wired once. The server, the command line and the tests all build the service
+//! through [`Services::new`], from a bundle of ports ([`Ports`]) and plain values ([`Config`]), so
+//! no caller wires a use case by hand and none can wire one differently.
+
+use std::{sync::Arc, time::Duration};
+
+use ports::{Clock, PasswordHasher, Responder, SecretGenerator, Storage, TokenIssuer};
+
+use crate::{
+    AuditLedger, Authenticate, ChargePolicy, Login, LoginLimits, LoginThrottle, Logout,
+    PruneSecurityRecords, RateLimit, RefreshAccess, Register, SendChat, SignupThrottle,
+    SweepExpiredCharges,
+    admin::{AdminAuth, AdminChats, AdminServices, AdminUsers, Dashboard},
+};
+
+/// The outside world as the use cases need it: one storage adapter implementing every
+/// repository port, and the other ports.
+pub struct Ports {
+    /// Users, chats, the ledger, revocations, throttle counters, admin sessions, settings.
+    pub storage: Arc<dyn Storage>,
+    /// Password hashing (bcrypt in production).
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Access and refresh tokens.
+    pub tokens: Arc<dyn TokenIssuer>,
+    /// Time and waiting.
+    pub clock: Arc<dyn Clock>,
+    /// The AI model that answers chats.
+    pub responder: Arc<dyn Responder>,
+    /// Random secrets (admin session ids, CSRF tokens).
+    pub secrets: Arc<dyn SecretGenerator>,
+}
+
+/// The plain values the use cases are configured with.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Prices, the responder timeout and the grace before the sweeper refunds a pending charge.
+    pub charge: ChargePolicy,
+    /// Whether a refresh also rotates the refresh token.
+    pub rotate_refresh_tokens: bool,
+    /// Failed-login limits, shared by the API's and the admin panel's login.
+    pub login_limits: LoginLimits,
+    /// Sign-up limit per client address.
+    pub signup_limit: RateLimit,
+    /// How long an admin session lives after login.
+    pub admin_session_ttl: Duration,
+}
+
+/// Every use case of chat-api, ready to call.
+pub struct Services {
+    /// Sign-up, and superusers for the console.
+    pub register: Register,
+    /// Username and password for tokens.
+    pub login: Login,
+    /// Token → user.
+    pub authenticate: Arc<Authenticate>,
+    /// Refresh token → access token.
+    pub refresh: RefreshAccess,
+    /// Refresh-token revocation.
+    pub logout: Logout,
+    /// Paid chat turns (shared with the task each chat runs on).
+    pub send_chat: Arc<SendChat>,
+    /// Refunds charges a crash left pending (run periodically).
+    pub sweep: SweepExpiredCharges,
+    /// Deletes expired revocations and stale throttle events (run periodically).
+    pub prune: PruneSecurityRecords,
+    /// Balances checked against the ledger (`check-ledger`).
+    pub audit_ledger: AuditLedger,
+    /// The admin panel's use cases.
+    pub admin: AdminServices,
+}
+
+impl Services {
+    /// Wires every use case on `ports`.
+    pub fn new(ports: Ports, config: Config) -> Self {
+        let Ports {
+            storage,
+            hasher,
+            tokens,
+            clock,
+            responder,
+            secrets,
+        } = ports;
+        let login_throttle = Arc::new(LoginThrottle::new(
+            storage.clone(),
+            clock.clone(),
+            config.login_limits,
+        ));
+        let signup_throttle =
+            SignupThrottle::new(storage.clone(), clock.clone(), config.signup_limit);
+        let authenticate = Arc::new(Authenticate::new(
+            storage.clone(),
+            tokens.clone(),
+            clock.clone(),
+        ));
+        // Throttle events older than the longest window are never counted again.
+        let throttle_retention = config.login_limits.window.max(config.signup_limit.window);
+        Self {
+            register: Register::new(
+                storage.clone(),
+                hasher.clone(),
+                clock.clone(),
+                config.charge.pricing,
+                signup_throttle,
+            ),
+            login: Login::new(
+                storage.clone(),
+                hasher.clone(),
+                tokens.clone(),
+                clock.clone(),
+                login_throttle.clone(),
+            ),
+            refresh: RefreshAccess::new(
+                authenticate.clone(),
+                tokens.clone(),
+                storage.clone(),
+                clock.clone(),
+                config.rotate_refresh_tokens,
+            ),
+            logout: Logout::new(tokens, storage.clone(), clock.clone()),
+            authenticate,
+            send_chat: Arc::new(SendChat::new(
+                storage.clone(),
+                responder,
+                clock.clone(),
+                config.charge,
+            )),
+            sweep: SweepExpiredCharges::new(storage.clone(), clock.clone()),
+            prune: PruneSecurityRecords::new(
+                storage.clone(),
+                storage.clone(),
+                clock.clone(),
+                throttle_retention,
+            ),
+            audit_ledger: AuditLedger::new(storage.clone()),
+            admin: AdminServices {
+                auth: AdminAuth::new(
+                    storage.clone(),
+                    storage.clone(),
+                    hasher.clone(),
+                    secrets,
+                    clock.clone(),
+                    login_throttle,
+                    config.admin_session_ttl,
+                ),
+                users: AdminUsers::new(storage.clone(), storage.clone(), hasher, clock.clone()),
+                chats: AdminChats::new(storage.clone()),
+                dashboard: Dashboard::new(storage, clock),
+            },
+        }
+    }
+}
