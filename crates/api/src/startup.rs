@@ -140,6 +140,9 @@ impl ApplicationBuilder {
         let settings = self.settings.clone();
         let services = Arc::new(self.services().await?);
         let trusted_proxies = web::Data::new(settings.server.trusted_proxies()?);
+        let cookie_policy = web::Data::new(crate::admin::CookiePolicy {
+            always_secure: !settings.is_development(),
+        });
         let state = web::Data::from(services.clone());
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
@@ -147,6 +150,7 @@ impl ApplicationBuilder {
             App::new()
                 .app_data(state.clone())
                 .app_data(trusted_proxies.clone())
+                .app_data(cookie_policy.clone())
                 .configure(problem::extractor_errors)
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap(TracingLogger::default())
