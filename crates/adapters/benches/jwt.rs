@@ -7,7 +7,7 @@ use adapters::crypto::{JwtIssuer, JwtSettings};
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use domain::UserId;
-use ports::{TokenIssuer, TokenKind};
+use ports::{TokenIssuer, TokenKind, TokenSubject};
 
 fn verify(c: &mut Criterion) {
     let issuer = JwtIssuer::new(
@@ -19,7 +19,11 @@ fn verify(c: &mut Criterion) {
         },
     );
     let now = Utc::now();
-    let Ok(issued) = issuer.issue(UserId(42), TokenKind::Access, now) else {
+    let subject = TokenSubject {
+        user_id: UserId(42),
+        credentials_version: 1,
+    };
+    let Ok(issued) = issuer.issue(subject, TokenKind::Access, now) else {
         panic!("the benchmark's token could not be signed");
     };
     // One signature character changed (not the last, whose low bits base64 leaves unused).
@@ -35,7 +39,7 @@ fn verify(c: &mut Criterion) {
         b.iter(|| issuer.verify(black_box(&forged), TokenKind::Access, now))
     });
     c.bench_function("JwtIssuer::issue, an access token", |b| {
-        b.iter(|| issuer.issue(black_box(UserId(42)), TokenKind::Access, now))
+        b.iter(|| issuer.issue(black_box(subject), TokenKind::Access, now))
     });
 }
 
