@@ -51,6 +51,16 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the server and waits (bounded) until it answers HTTP.
     pub async fn start(database_url: &str, workdir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_logging_to(database_url, workdir, env, Stdio::inherit()).await
+    }
+
+    /// [`ServerProcess::start`], with the server's log (its standard error) going to `log`.
+    pub async fn start_logging_to(
+        database_url: &str,
+        workdir: &Path,
+        env: &[(&str, &str)],
+        log: Stdio,
+    ) -> Self {
         let port = free_port();
         let mut command = command(database_url, workdir);
         command
@@ -59,7 +69,7 @@ impl ServerProcess {
             .env("CHAT_API__SERVER__WORKERS", "2")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(log);
         let child = command.spawn().expect("spawn chat-api serve");
         let server = Self {
             child,

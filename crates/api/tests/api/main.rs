@@ -11,6 +11,7 @@ mod admin_browser;
 mod bad_input;
 mod concurrency;
 mod idempotency;
+mod openai_upstream;
 mod problem_snapshots;
 mod processes;
 mod responder_failures;
