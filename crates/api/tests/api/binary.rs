@@ -51,6 +51,16 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the server and waits (bounded) until it answers HTTP.
     pub async fn start(database_url: &str, workdir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_logging_to(database_url, workdir, env, Stdio::inherit()).await
+    }
+
+    /// [`Self::start`], with the server's log (its stderr) going to `log`.
+    pub async fn start_logging_to(
+        database_url: &str,
+        workdir: &Path,
+        env: &[(&str, &str)],
+        log: impl Into<Stdio>,
+    ) -> Self {
         let port = free_port();
         let mut command = command(database_url, workdir);
         command
@@ -59,7 +69,7 @@ impl ServerProcess {
             .env("CHAT_API__SERVER__WORKERS", "2")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(log);
         let child = command.spawn().expect("spawn chat-api serve");
         let server = Self {
             child,
@@ -95,6 +105,16 @@ impl ServerProcess {
         self.child.wait().expect("reap chat-api");
     }
 
+    /// Sends `signal` (`TERM`, `INT`, …) to the process, as an orchestrator or Ctrl-C would.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{signal}");
+    }
+
     /// Waits for the process to die by itself (e.g. a failpoint aborted it).
     pub fn wait_for_exit(mut self, within: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + within;
@@ -112,5 +132,51 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _already_dead = self.child.kill();
         let _reaped = self.child.wait();
+    }
+}
+
+/// A throwaway PostgreSQL cluster of this test's own, so stopping it cuts no other test's
+/// connections; stopped and removed on drop.
+pub struct OwnCluster {
+    dir: tempfile::TempDir,
+    pub url: String,
+}
+
+const PG_CLUSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pg-cluster");
+
+impl OwnCluster {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let output = std::process::Command::new(PG_CLUSTER)
+            .arg("start")
+            .arg(dir.path().join("pg"))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let url = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+        Self { dir, url }
+    }
+
+    /// `scripts/pg-cluster stop|resume` on this cluster.
+    pub fn control(&self, action: &str) {
+        let status = std::process::Command::new(PG_CLUSTER)
+            .arg(action)
+            .arg(self.dir.path().join("pg"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg-cluster {action}");
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _stopped = std::process::Command::new(PG_CLUSTER)
+            .arg("stop")
+            .arg(self.dir.path().join("pg"))
+            .status();
     }
 }

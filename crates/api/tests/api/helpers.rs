@@ -19,6 +19,8 @@ pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
 /// A running service.
 pub struct TestApp {
     pub address: String,
+    /// The `/metrics` listener of its own, when `server.metrics_addr` asked for one.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub database: Arc<TestDatabase>,
     pub settings: Settings,
@@ -74,8 +76,12 @@ pub async fn spawn_on(
     }
     let application = builder.build().await.expect("service starts");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let metrics_address = application
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let handle = application.handle();
-    tokio::spawn(application.run_until_stopped());
+    // Not `run_until_stopped`: a test process must keep its own Ctrl-C.
+    tokio::spawn(application.run_until(std::future::pending()));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         // A hung server fails the test instead of hanging the suite.
@@ -84,6 +90,7 @@ pub async fn spawn_on(
         .unwrap();
     TestApp {
         address,
+        metrics_address,
         client,
         database,
         settings,

@@ -11,6 +11,7 @@ mod admin_browser;
 mod bad_input;
 mod concurrency;
 mod idempotency;
+mod operations;
 mod problem_snapshots;
 mod processes;
 mod responder_failures;

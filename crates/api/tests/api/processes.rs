@@ -16,17 +16,17 @@ use rstest_reuse::apply;
 use serde_json::{Value, json};
 use test_support::{Backend, TestDatabase, on_every_backend, sql};
 
-use crate::binary::{ServerProcess, run};
+use crate::binary::{OwnCluster, ServerProcess, run};
 
 /// A client of one server process.
 #[derive(Clone)]
-struct Remote {
-    client: reqwest::Client,
-    address: String,
+pub struct Remote {
+    pub client: reqwest::Client,
+    pub address: String,
 }
 
 impl Remote {
-    fn of(server: &ServerProcess) -> Self {
+    pub fn of(server: &ServerProcess) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -63,7 +63,7 @@ impl Remote {
         .status()
     }
 
-    async fn signed_up(&self, username: &str) -> String {
+    pub async fn signed_up(&self, username: &str) -> String {
         assert_eq!(self.register(username).await, StatusCode::CREATED);
         let login = self
             .post(
@@ -79,7 +79,7 @@ impl Remote {
             .to_owned()
     }
 
-    async fn chat(&self, access: &str, message: &str) -> Result<StatusCode, reqwest::Error> {
+    pub async fn chat(&self, access: &str, message: &str) -> Result<StatusCode, reqwest::Error> {
         self.post("/chatView/", json!({"message": message}), Some(access))
             .await
             .map(|r| r.status())
@@ -93,7 +93,7 @@ const FAST_SWEEP: [(&str, &str); 3] = [
     ("CHAT_API__LEDGER__SWEEP_INTERVAL_SECS", "1"),
 ];
 
-fn pending_charges(url: &str) -> i64 {
+pub fn pending_charges(url: &str) -> i64 {
     sql::integer(
         url,
         "SELECT CAST(COUNT(*) AS TEXT) AS value FROM chat_charges WHERE status = 'pending'",
@@ -111,7 +111,7 @@ async fn wait_for_no_pending_charges(url: &str) {
 
 /// Invariant 4 over the whole database: every user paid exactly for the chats stored, every
 /// message a client saw answered with 200 is stored, and `check-ledger` agrees.
-fn assert_charged_exactly_for_stored_chats(
+pub fn assert_charged_exactly_for_stored_chats(
     url: &str,
     workdir: &std::path::Path,
     answered: &[String],
@@ -417,51 +417,6 @@ fn a_crash_between_charge_and_response_is_refunded_by_the_sweeper() {
         "processes::a_crash_between_charge_and_response_is_refunded_by_the_sweeper",
         "built without the `failpoints` feature (run the tests with --all-features)",
     );
-}
-
-/// A throwaway PostgreSQL cluster of this test's own, so stopping it cuts no other test's
-/// connections; stopped and removed on drop.
-struct OwnCluster {
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-const PG_CLUSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pg-cluster");
-
-impl OwnCluster {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let output = std::process::Command::new(PG_CLUSTER)
-            .arg("start")
-            .arg(dir.path().join("pg"))
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let url = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-        Self { dir, url }
-    }
-
-    fn control(&self, action: &str) {
-        let status = std::process::Command::new(PG_CLUSTER)
-            .arg(action)
-            .arg(self.dir.path().join("pg"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "pg-cluster {action}");
-    }
-}
-
-impl Drop for OwnCluster {
-    fn drop(&mut self) {
-        let _stopped = std::process::Command::new(PG_CLUSTER)
-            .arg("stop")
-            .arg(self.dir.path().join("pg"))
-            .status();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
