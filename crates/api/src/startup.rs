@@ -353,8 +353,9 @@ impl Application {
                     "stopping: no new connections, in-flight requests may finish"
                 );
                 shutdown.begin(shutdown_timeout);
-                handle.stop(true).await;
-                server.await
+                // The server future itself carries the stop out, so it is polled alongside.
+                let ((), result) = tokio::join!(handle.stop(true), server);
+                result
             }
         };
         shutdown.begin(shutdown_timeout);
