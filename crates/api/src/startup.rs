@@ -167,7 +167,8 @@ impl ApplicationBuilder {
             opened,
         } = self.wire().await?;
         let services = Arc::new(services);
-        let shutdown = Shutdown::new();
+        // `build` runs on the main runtime: the one tracked tasks must run on.
+        let shutdown = Shutdown::new(tokio::runtime::Handle::current());
         let shutdown_timeout = Duration::from_secs(settings.server.shutdown_timeout_secs);
         let readiness = web::Data::new(Readiness {
             database: match opened {
@@ -412,7 +413,11 @@ impl Application {
 async fn audit_ledger(services: &Services, metrics: &Metrics) -> Result<(), application::AppError> {
     let report = services.audit_ledger.execute().await?;
     let drift = i64::try_from(report.drift).unwrap_or(i64::MAX);
-    metrics.record_audit(drift, report.pending_charges, chrono::Utc::now().timestamp());
+    metrics.record_audit(
+        drift,
+        report.pending_charges,
+        chrono::Utc::now().timestamp(),
+    );
     if !report.is_consistent() {
         tracing::error!(
             drift,

@@ -4,9 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use ports::{
-    ChatMetrics, Clock, PasswordHasher, Responder, SecretGenerator, Storage, TokenIssuer,
-};
+use ports::{ChatMetrics, Clock, PasswordHasher, Responder, SecretGenerator, Storage, TokenIssuer};
 
 use crate::{
     AuditLedger, Authenticate, ChargePolicy, Login, LoginLimits, LoginThrottle, Logout,

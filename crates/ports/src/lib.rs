@@ -49,8 +49,9 @@ pub use users::{CreatedUser, NewUser, UserCredentials, UserRepository};
 pub use admin::{MockAdminRepository, MockAdminSessionRepository, MockSecretGenerator};
 #[cfg(feature = "mocks")]
 pub use {
-    chats::MockChatRepository, clock::MockClock, hasher::MockPasswordHasher, metrics::MockChatMetrics,
-    responder::MockResponder, tokens::MockTokenIssuer, users::MockUserRepository,
+    chats::MockChatRepository, clock::MockClock, hasher::MockPasswordHasher,
+    metrics::MockChatMetrics, responder::MockResponder, tokens::MockTokenIssuer,
+    users::MockUserRepository,
 };
 #[cfg(feature = "mocks")]
 pub use {

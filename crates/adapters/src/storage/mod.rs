@@ -141,8 +141,8 @@ impl DieselStorage {
             let _call = call;
             span.in_scope(|| work(&db))
         })
-            .await
-            .map_err(|e| StorageError::Internal(format!("storage task failed: {e}")))?
+        .await
+        .map_err(|e| StorageError::Internal(format!("storage task failed: {e}")))?
     }
 }
 

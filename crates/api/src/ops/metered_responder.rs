@@ -5,7 +5,9 @@ use std::{sync::Arc, time::Instant};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use ports::{Completion, CompletionRequest, CompletionStream, Responder, ResponderError, StreamPiece};
+use ports::{
+    Completion, CompletionRequest, CompletionStream, Responder, ResponderError, StreamPiece,
+};
 
 use super::Metrics;
 
@@ -43,7 +45,8 @@ impl Responder for MeteredResponder {
         let pieces = match self.inner.stream(request).await {
             Ok(pieces) => pieces,
             Err(error) => {
-                self.metrics.observe_responder(started.elapsed(), Some(&error));
+                self.metrics
+                    .observe_responder(started.elapsed(), Some(&error));
                 return Err(error);
             }
         };

@@ -148,10 +148,7 @@ impl Metrics {
                 "chats_answered_total",
                 "Chats answered, stored and charged.",
             )?,
-            tokens_spent: counter(
-                "tokens_spent_total",
-                "Tokens charged for answered chats.",
-            )?,
+            tokens_spent: counter("tokens_spent_total", "Tokens charged for answered chats.")?,
             insufficient_tokens: counter(
                 "chats_refused_insufficient_tokens_total",
                 "Chats refused for want of tokens (402).",
@@ -330,7 +327,10 @@ mod tests {
             sample(&metrics, r#"responder_errors_total{error="timeout"}"#),
             Some(1.0)
         );
-        assert_eq!(sample(&metrics, "responder_duration_seconds_count "), Some(1.0));
+        assert_eq!(
+            sample(&metrics, "responder_duration_seconds_count "),
+            Some(1.0)
+        );
         assert_eq!(sample(&metrics, "ledger_drift "), Some(7.0));
         assert_eq!(sample(&metrics, "pending_charges "), Some(2.0));
     }

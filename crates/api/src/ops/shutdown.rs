@@ -32,15 +32,14 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// A service that is not stopping, whose tasks run on the current (main) runtime.
-    ///
-    /// Must be called inside a tokio runtime.
-    pub fn new() -> Self {
+    /// A service that is not stopping, whose tracked tasks run on `runtime` (the main one, which
+    /// outlives the HTTP workers' own).
+    pub fn new(runtime: Handle) -> Self {
         Self {
             stopping: CancellationToken::new(),
             deadline: CancellationToken::new(),
             tasks: TaskTracker::new(),
-            runtime: Handle::current(),
+            runtime,
         }
     }
 
@@ -129,7 +128,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn stopping_fires_at_once_and_the_deadline_after_the_timeout() {
-        let shutdown = Shutdown::new();
+        let shutdown = Shutdown::new(Handle::current());
         assert!(!shutdown.is_stopping());
         shutdown.begin(Duration::from_secs(30));
         assert!(shutdown.is_stopping());
@@ -142,7 +141,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn shutdown_waits_for_a_tracked_task_that_ends_in_time() {
-        let shutdown = Shutdown::new();
+        let shutdown = Shutdown::new(Handle::current());
         let done = Arc::new(AtomicBool::new(false));
         let flag = done.clone();
         shutdown.spawn(async move {
@@ -156,7 +155,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_task_still_running_past_the_grace_is_abandoned() {
-        let shutdown = Shutdown::new();
+        let shutdown = Shutdown::new(Handle::current());
         shutdown.spawn(std::future::pending::<()>());
         let started = tokio::time::Instant::now();
         shutdown.begin(Duration::from_secs(30));

@@ -1,11 +1,11 @@
 //! `/chatView/` and `/token_balance/`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use tracing::Instrument;
 use application::{AppError, SendChatCommand, send_chat::invalid_idempotency_key};
 use chrono::SecondsFormat;
 use serde::Serialize;
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::{
     extract::{CurrentUser, FormOrJson},

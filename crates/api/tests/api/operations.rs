@@ -47,7 +47,10 @@ async fn wait_for_sample(app: &TestApp, series: &str, wanted: f64) {
         if sample(&page, series) == Some(wanted) {
             return;
         }
-        assert!(Instant::now() < deadline, "{series} never read {wanted}:\n{page}");
+        assert!(
+            Instant::now() < deadline,
+            "{series} never read {wanted}:\n{page}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -65,13 +68,21 @@ async fn metrics_follow_requests_chats_refusals_and_the_ledger(backend: Backend)
     .await;
     let session = app.signed_up("metered").await;
     for message in ["one", "two"] {
-        assert_eq!(app.chat(&session.access, message).await.status(), StatusCode::OK);
+        assert_eq!(
+            app.chat(&session.access, message).await.status(),
+            StatusCode::OK
+        );
     }
     assert_eq!(
         app.chat(&session.access, "three").await.status(),
         StatusCode::PAYMENT_REQUIRED
     );
-    let unknown = app.client.get(app.url("/wp-admin.php")).send().await.unwrap();
+    let unknown = app
+        .client
+        .get(app.url("/wp-admin.php"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 
     let page = scrape(&app).await;
@@ -155,10 +166,18 @@ async fn probes_answer_without_credentials_and_are_never_cached() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
         assert!(response.headers().contains_key("x-request-id"), "{path}");
-        assert_eq!(response.json::<Value>().await.unwrap(), json!({"status": status}));
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"status": status})
+        );
     }
     let response = app.client.post(app.url("/healthz")).send().await.unwrap();
-    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    assert_problem(
+        response,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,11 +197,29 @@ async fn metrics_on_their_own_listener_require_the_bearer_token() {
     let metrics = format!("{}/metrics", app.metrics_address.as_deref().unwrap());
     let anonymous = app.client.get(&metrics).send().await.unwrap();
     assert_problem(anonymous, StatusCode::UNAUTHORIZED, "not_authenticated").await;
-    let wrong = app.client.get(&metrics).bearer_auth("guess").send().await.unwrap();
+    let wrong = app
+        .client
+        .get(&metrics)
+        .bearer_auth("guess")
+        .send()
+        .await
+        .unwrap();
     assert_problem(wrong, StatusCode::UNAUTHORIZED, "token_invalid").await;
-    let allowed = app.client.get(&metrics).bearer_auth(token).send().await.unwrap();
+    let allowed = app
+        .client
+        .get(&metrics)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(allowed.status(), StatusCode::OK);
-    assert!(allowed.text().await.unwrap().contains("http_requests_total"));
+    assert!(
+        allowed
+            .text()
+            .await
+            .unwrap()
+            .contains("http_requests_total")
+    );
 }
 
 async fn readiness(app: &TestApp) -> reqwest::Response {
@@ -209,10 +246,15 @@ async fn readiness_needs_every_known_migration_and_accepts_a_newer_schema(backen
         "{body}"
     );
     let healthz = app.client.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(healthz.status(), StatusCode::OK, "liveness asks no database");
+    assert_eq!(
+        healthz.status(),
+        StatusCode::OK,
+        "liveness asks no database"
+    );
 
     let record = |version: &str| {
-        let insert = format!("INSERT INTO __diesel_schema_migrations (version) VALUES ('{version}')");
+        let insert =
+            format!("INSERT INTO __diesel_schema_migrations (version) VALUES ('{version}')");
         assert_eq!(sql::execute(url, &insert), 1);
     };
     record(&latest);
@@ -388,11 +430,17 @@ async fn request_ids_reach_the_response_the_body_and_every_json_log_line() {
         (&line["method"], &line["route"], &line["status"]),
         (&json!("POST"), &json!("/chatView/"), &json!(200))
     );
-    assert!(line["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{line}");
+    assert!(
+        line["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{line}"
+    );
     assert_eq!(line["user_id"], json!(user_id_of(&access)));
     let line = access_line("trace-me-0002");
     assert_eq!(line["status"], json!(401));
-    assert!(line.get("user_id").is_none(), "nobody was authenticated: {line}");
+    assert!(
+        line.get("user_id").is_none(),
+        "nobody was authenticated: {line}"
+    );
     let refusal = lines
         .iter()
         .find(|line| line["message"] == "token refused")

@@ -378,7 +378,10 @@ struct Reported(Mutex<Vec<String>>);
 
 impl ports::ChatMetrics for Reported {
     fn chat_answered(&self, charged: Tokens) {
-        self.0.lock().unwrap().push(format!("answered {}", charged.get()));
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("answered {}", charged.get()));
     }
 
     fn insufficient_tokens(&self) {
@@ -386,7 +389,10 @@ impl ports::ChatMetrics for Reported {
     }
 
     fn refunded(&self, cause: RefundCause, count: u64) {
-        self.0.lock().unwrap().push(format!("refunded {} {count}", cause.as_str()));
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("refunded {} {count}", cause.as_str()));
     }
 }
 
@@ -420,8 +426,7 @@ fn reported(
     )
     .with_metrics(metrics.clone());
     let _outcome = block_on(send_chat.execute(command("Hello", None)));
-    let lines = metrics.0.lock().unwrap().clone();
-    lines
+    metrics.0.lock().unwrap().clone()
 }
 
 #[test]
