@@ -1,4 +1,5 @@
-//! The `chat-api` command line: `serve` (default), `migrate`, `createsuperuser`, `check-ledger`.
+//! The `chat-api` command line: `serve` (default), `migrate`, `createsuperuser`, `check-ledger`,
+//! `throttle clear`.
 //! Every subcommand loads and validates the settings first; `createsuperuser` and `check-ledger`
 //! build the use cases the way the server does ([`Application::builder`]) and hold no logic of
 //! their own. Failures print `error: …` (with their causes, never a secret) and exit with 2.
@@ -36,6 +37,21 @@ enum Command {
     },
     /// Verify that no balance is negative and every balance equals its ledger sum.
     CheckLedger,
+    /// Manage the failed-login and sign-up throttles.
+    Throttle {
+        #[command(subcommand)]
+        action: ThrottleAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ThrottleAction {
+    /// Lift a username's failed-login locks: forget every failed login counted against it.
+    Clear {
+        /// The username (matched case-insensitively, like a login).
+        #[arg(long)]
+        username: String,
+    },
 }
 
 /// Environment variable a script may use to pass the superuser password.
@@ -71,6 +87,9 @@ fn execute(command: Command) -> anyhow::Result<ExitCode> {
                 password_stdin,
             } => create_superuser(settings, username, password_stdin).await,
             Command::CheckLedger => check_ledger(settings).await,
+            Command::Throttle {
+                action: ThrottleAction::Clear { username },
+            } => clear_login_lock(settings, &username).await,
         }
     })
 }
@@ -162,6 +181,17 @@ async fn check_ledger(settings: Settings) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn clear_login_lock(settings: Settings, username: &str) -> anyhow::Result<ExitCode> {
+    let services = Application::builder(settings).services().await?;
+    let forgotten = services
+        .login_throttle
+        .lift(username)
+        .await
+        .context("cannot clear the login throttle")?;
+    println!("Forgot {forgotten} failed-login records of {username:?}; its login lock is lifted.");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn prompt_line(prompt: &str) -> anyhow::Result<String> {

@@ -43,6 +43,9 @@ pub enum ApiError {
     /// The route exists with other methods.
     #[error("Method not allowed.")]
     MethodNotAllowed,
+    /// A browser form post from another site (see `extract::cross_site`).
+    #[error("Cross-site form posts are not accepted.")]
+    CrossSiteRequest,
     /// `/readyz`: this process should not get traffic now.
     #[error("{0}")]
     NotReady(NotReady),
@@ -100,6 +103,7 @@ impl ApiError {
             Self::NotAuthenticated => (StatusCode::UNAUTHORIZED, "not_authenticated"),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::CrossSiteRequest => (StatusCode::FORBIDDEN, "cross_site_request"),
             Self::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
         }
     }
@@ -288,9 +292,9 @@ mod tests {
                 "token of user 7 whose account no longer exists",
             ),
             (
-                TokenError::IssuedBeforeReset(domain::UserId(7)),
+                TokenError::CredentialsChanged(domain::UserId(7)),
                 "INFO",
-                "refresh token of user 7 issued before its password was reset",
+                "token of user 7 issued before its credentials changed",
             ),
             (
                 TokenError::OtherAccount {

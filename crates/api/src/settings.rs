@@ -61,6 +61,12 @@ pub struct ServerSettings {
     /// comma-separated list.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Lets the development profile listen on a non-loopback address. Off by default: the
+    /// development profile signs tokens with a secret generated into the local database and
+    /// marks admin cookies `Secure` only over TLS, which is fine on a laptop and wrong on a
+    /// network.
+    #[serde(default)]
+    pub allow_public_bind_in_development: bool,
     /// How long a stop (SIGTERM, SIGINT) lets in-flight requests finish.
     pub shutdown_timeout_secs: u64,
     /// `IP:port` of a listener of its own for `/metrics`; absent or empty (the default) serves it
@@ -152,11 +158,22 @@ pub struct ThrottleSettings {
     pub login_per_ip: u64,
     /// Sliding window of the sign-up counter.
     pub signup_window_secs: u64,
-    /// Sign-ups (accounts created or names found taken) per client IP per window.
+    /// Sign-ups (valid requests that reached password hashing) per client IP per window.
     pub signup_per_ip: u64,
+    /// Days a (username, client IP) pair that logged in successfully stays exempt from the
+    /// per-username limit; 0 disables the exemption.
+    #[serde(default = "default_known_source_days")]
+    pub known_source_days: u64,
     /// How often expired revocations and stale throttle events are deleted.
     pub prune_interval_secs: u64,
 }
+
+fn default_known_source_days() -> u64 {
+    30
+}
+
+/// Longest `throttle.known_source_days` (ten years): anything longer is a typo.
+const MAX_KNOWN_SOURCE_DAYS: u64 = 3650;
 
 impl ThrottleSettings {
     /// The login limits for [`application::LoginThrottle`].
@@ -166,6 +183,9 @@ impl ThrottleSettings {
             per_username: self.login_per_username,
             per_ip: self.login_per_ip,
             window: Duration::from_secs(self.login_window_secs),
+            known_source_for: Duration::from_secs(
+                self.known_source_days.min(MAX_KNOWN_SOURCE_DAYS) * 24 * 60 * 60,
+            ),
         }
     }
 
@@ -234,6 +254,15 @@ fn at_least(key: &'static str, value: u64, min: u64) -> Result<(), SettingsError
     }
 }
 
+/// Whether `host` names only this machine: `localhost` or a loopback address.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The `CHAT_API__SECTION__KEY` environment source; list-valued keys are comma-separated.
 fn environment() -> config::Environment {
     config::Environment::with_prefix("CHAT_API")
@@ -286,6 +315,21 @@ impl Settings {
     /// Checks every value; the first one out of range is the error, naming its key.
     pub fn validate(&self) -> Result<(), SettingsError> {
         self.server.trusted_proxies()?;
+        if self.is_development()
+            && !self.server.allow_public_bind_in_development
+            && !is_loopback_host(&self.server.host)
+        {
+            return Err(SettingsError::invalid(
+                "server.host",
+                format!(
+                    "the development profile listens on loopback only, got {:?}: choose a \
+                     production profile (CHAT_API__PROFILE, with auth.jwt_secret) or set \
+                     server.allow_public_bind_in_development = true \
+                     (CHAT_API__SERVER__ALLOW_PUBLIC_BIND_IN_DEVELOPMENT)",
+                    self.server.host
+                ),
+            ));
+        }
         self.server.metrics_addr()?;
         self.server.metrics_token()?;
         at_least(
@@ -351,6 +395,15 @@ impl Settings {
             throttle.prune_interval_secs,
             1,
         )?;
+        if throttle.known_source_days > MAX_KNOWN_SOURCE_DAYS {
+            return Err(SettingsError::invalid(
+                "throttle.known_source_days",
+                format!(
+                    "must be at most {MAX_KNOWN_SOURCE_DAYS}, got {}",
+                    throttle.known_source_days
+                ),
+            ));
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| SettingsError::invalid("log.level", e))?;
         Ok(())
@@ -529,6 +582,8 @@ mod tests {
             (throttle.signup_per_ip, throttle.signup_window_secs),
             (20, 3600)
         );
+        assert_eq!(throttle.known_source_days, 30);
+        assert!(!settings.server.allow_public_bind_in_development);
     }
 
     #[test]
@@ -682,6 +737,12 @@ mod tests {
             ),
             ("CHAT_API__LOG__LEVEL", "info,chat_api=loud", "log.level"),
             (
+                "CHAT_API__THROTTLE__KNOWN_SOURCE_DAYS",
+                "3651",
+                "throttle.known_source_days",
+            ),
+            ("CHAT_API__SERVER__HOST", "0.0.0.0", "server.host"),
+            (
                 "CHAT_API__SERVER__SHUTDOWN_TIMEOUT_SECS",
                 "0",
                 "server.shutdown_timeout_secs",
@@ -760,6 +821,36 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(settings.profile, "staging", "any profile name is allowed");
+    }
+
+    #[test]
+    fn the_development_profile_listens_on_loopback_only_unless_told_otherwise() {
+        for host in ["0.0.0.0", "::", "192.0.2.10", "chat.example.com"] {
+            let error = read_with(&[("CHAT_API__SERVER__HOST", host)]).unwrap_err();
+            assert!(
+                error.starts_with("invalid setting server.host: ")
+                    && error.contains("server.allow_public_bind_in_development"),
+                "{host}: {error}"
+            );
+        }
+        for host in ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost"] {
+            assert!(
+                read_with(&[("CHAT_API__SERVER__HOST", host)]).is_ok(),
+                "{host}"
+            );
+        }
+        let allowed = read_with(&[
+            ("CHAT_API__SERVER__HOST", "0.0.0.0"),
+            ("CHAT_API__SERVER__ALLOW_PUBLIC_BIND_IN_DEVELOPMENT", "true"),
+        ]);
+        assert_eq!(allowed.map(|s| s.server.host), Ok("0.0.0.0".to_owned()));
+        let secret = "s".repeat(MIN_SECRET_BYTES);
+        let production = read_with(&[
+            ("CHAT_API__PROFILE", "production"),
+            ("CHAT_API__AUTH__JWT_SECRET", &secret),
+            ("CHAT_API__SERVER__HOST", "0.0.0.0"),
+        ]);
+        assert!(production.is_ok(), "other profiles choose freely");
     }
 
     #[test]

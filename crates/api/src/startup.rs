@@ -183,6 +183,9 @@ impl ApplicationBuilder {
         });
         let metrics_addr = settings.server.metrics_addr()?;
         let trusted_proxies = web::Data::new(settings.server.trusted_proxies()?);
+        let cookie_policy = web::Data::new(crate::admin::CookiePolicy {
+            always_secure: !settings.is_development(),
+        });
         let state = web::Data::from(services.clone());
         let tasks = web::Data::new(shutdown.clone());
         let observed = metrics.clone();
@@ -193,6 +196,7 @@ impl ApplicationBuilder {
             App::new()
                 .app_data(state.clone())
                 .app_data(trusted_proxies.clone())
+                .app_data(cookie_policy.clone())
                 .app_data(tasks.clone())
                 .app_data(readiness.clone())
                 .app_data(main_scrape.clone())

@@ -28,13 +28,11 @@ impl Authenticate {
         }
     }
 
-    /// The active user a valid token of `kind` names. The user is loaded on every call, so
-    /// deleting or deactivating an account stops its tokens at once.
-    ///
-    /// A refresh token is also checked against the account's refresh-token cutoff (set when an
-    /// admin resets the password): one issued at or before the cutoff is refused, so a reset logs
-    /// out every device holding an old refresh token. JWT `iat` has whole seconds, so a token
-    /// issued in the same second as the reset (even just after it) is refused too: the safe side.
+    /// The active user a valid token of `kind` names. The user is loaded on every call (one
+    /// query), so deleting or deactivating an account stops its tokens at once, and the token's
+    /// credentials version is compared with the account's on the row just read: a token issued
+    /// before a password reset or a deactivation is refused, access and refresh tokens alike, and
+    /// reactivating the account revives none of them.
     pub async fn user_for(&self, token: &str, kind: TokenKind) -> Result<User, AppError> {
         self.claims_and_user(token, kind)
             .await
@@ -52,28 +50,15 @@ impl Authenticate {
             .tokens
             .verify(token, kind, self.clock.now())
             .map_err(AppError::TokenInvalid)?;
-        let user = match self.users.find_by_id(claims.user_id).await? {
-            Some(user) if user.is_active => user,
-            Some(_) => {
-                return Err(AppError::TokenInvalid(TokenError::AccountInactive(
-                    claims.user_id,
-                )));
+        let refused = match self.users.find_by_id(claims.user_id).await? {
+            Some(user) if !user.is_active => TokenError::AccountInactive(user.id),
+            Some(user) if user.credentials_version != claims.credentials_version => {
+                TokenError::CredentialsChanged(user.id)
             }
-            None => {
-                return Err(AppError::TokenInvalid(TokenError::AccountGone(
-                    claims.user_id,
-                )));
-            }
+            Some(user) => return Ok((claims, user)),
+            None => TokenError::AccountGone(claims.user_id),
         };
-        if kind == TokenKind::Refresh {
-            let cutoff = self.users.refresh_tokens_revoked_before(user.id).await?;
-            if cutoff.is_some_and(|cutoff| claims.issued_at <= cutoff) {
-                return Err(AppError::TokenInvalid(TokenError::IssuedBeforeReset(
-                    user.id,
-                )));
-            }
-        }
-        Ok((claims, user))
+        Err(AppError::TokenInvalid(refused))
     }
 }
 
@@ -97,55 +82,46 @@ mod tests {
         users
     }
 
-    #[test]
-    fn a_refresh_token_issued_at_or_before_the_revocation_cutoff_is_refused() {
-        let noon = crate::test_support::noon();
-        for (cutoff, accepted) in [
-            (None, true),
-            (Some(noon - chrono::Duration::seconds(1)), true),
-            (Some(noon), false),
-            (Some(noon + chrono::Duration::seconds(1)), false),
-        ] {
-            let mut users = users_returning(Some(user(1, 10)));
-            users
-                .expect_refresh_tokens_revoked_before()
-                .return_once(move |_| Ok(cutoff));
-            let claims = issued(domain::UserId(1), TokenKind::Refresh, noon).claims;
-            let auth = Authenticate::new(
-                Arc::new(users),
-                Arc::new(verifying(Ok(claims))),
-                fixed_clock(),
-            );
-            let result = block_on(auth.user_for("t", TokenKind::Refresh));
-            if accepted {
-                assert!(result.is_ok(), "cutoff {cutoff:?}: {result:?}");
-            } else {
-                assert_eq!(
-                    result,
-                    Err(AppError::TokenInvalid(TokenError::IssuedBeforeReset(
-                        domain::UserId(1)
-                    ))),
-                    "cutoff {cutoff:?}"
-                );
-            }
+    fn user_at(version: i64) -> User {
+        User {
+            credentials_version: version,
+            ..user(1, 10)
         }
     }
 
     #[test]
-    fn access_tokens_skip_the_refresh_cutoff_lookup() {
-        let mut users = users_returning(Some(user(1, 10)));
-        users.expect_refresh_tokens_revoked_before().never();
-        let auth = Authenticate::new(
-            Arc::new(users),
-            Arc::new(verifying(Ok(claims()))),
-            fixed_clock(),
-        );
-        assert!(block_on(auth.user_for("t", TokenKind::Access)).is_ok());
+    fn a_token_of_another_credentials_version_is_refused_whatever_its_kind() {
+        for kind in [TokenKind::Access, TokenKind::Refresh] {
+            for (account_version, accepted) in [(2, true), (3, false), (1, false)] {
+                let subject = ports::TokenSubject {
+                    user_id: domain::UserId(1),
+                    credentials_version: 2,
+                };
+                let claims = issued(subject, kind, crate::test_support::noon()).claims;
+                let auth = Authenticate::new(
+                    Arc::new(users_returning(Some(user_at(account_version)))),
+                    Arc::new(verifying(Ok(claims))),
+                    fixed_clock(),
+                );
+                let result = block_on(auth.user_for("t", kind));
+                if accepted {
+                    assert_eq!(result, Ok(user_at(2)), "{kind:?}");
+                } else {
+                    assert_eq!(
+                        result,
+                        Err(AppError::TokenInvalid(TokenError::CredentialsChanged(
+                            domain::UserId(1)
+                        ))),
+                        "{kind:?} against version {account_version}"
+                    );
+                }
+            }
+        }
     }
 
     fn claims() -> ports::Claims {
         issued(
-            domain::UserId(1),
+            (&user(1, 10)).into(),
             TokenKind::Access,
             crate::test_support::noon(),
         )

@@ -81,11 +81,11 @@ impl Login {
         let now = self.clock.now();
         let access = self
             .tokens
-            .issue(user.id, TokenKind::Access, now)
+            .issue((&user).into(), TokenKind::Access, now)
             .map_err(|e| AppError::Internal(e.to_string()))?;
         let refresh = self
             .tokens
-            .issue(user.id, TokenKind::Refresh, now)
+            .issue((&user).into(), TokenKind::Refresh, now)
             .map_err(|e| AppError::Internal(e.to_string()))?;
         tracing::info!(user_id = user.id.0, "user logged in");
         Ok(LoginTokens {
@@ -112,7 +112,7 @@ mod tests {
         let mut tokens = MockTokenIssuer::new();
         tokens
             .expect_issue()
-            .returning(|id, kind, now| Ok(issued(id, kind, now)));
+            .returning(|subject, kind, now| Ok(issued(subject, kind, now)));
         tokens
     }
 
@@ -127,20 +127,24 @@ mod tests {
     }
 
     fn users_with(active: bool) -> MockUserRepository {
+        let mut found = user(1, 4000);
+        found.is_active = active;
         let mut users = MockUserRepository::new();
+        let stored = found.clone();
         users.expect_find_credentials().returning(move |key| {
             assert_eq!(
                 key.as_str(),
                 "user1",
                 "lookup must use the case-insensitive key"
             );
-            let mut found = user(1, 4000);
-            found.is_active = active;
             Ok(Some(UserCredentials {
-                user: found,
+                user: stored.clone(),
                 password_hash: PasswordHash("real".into()),
             }))
         });
+        users
+            .expect_find_by_id()
+            .returning(move |_| Ok(Some(found.clone())));
         users
     }
 

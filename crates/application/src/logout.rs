@@ -81,7 +81,7 @@ mod tests {
     }
 
     fn claims_of(user_id: i64) -> ports::Claims {
-        issued(domain::UserId(user_id), TokenKind::Refresh, noon()).claims
+        issued((&user(user_id, 0)).into(), TokenKind::Refresh, noon()).claims
     }
 
     #[test]

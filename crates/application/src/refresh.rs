@@ -101,7 +101,7 @@ impl RefreshAccess {
             }
             let successor = self
                 .tokens
-                .issue_refresh_in_family(user.id, claims.family, now)
+                .issue_refresh_in_family((&user).into(), claims.family, now)
                 .map_err(|e| AppError::Internal(e.to_string()))?;
             Some(successor.token)
         } else {
@@ -116,7 +116,7 @@ impl RefreshAccess {
         };
         let access = self
             .tokens
-            .issue(user.id, TokenKind::Access, now)
+            .issue((&user).into(), TokenKind::Access, now)
             .map_err(|e| AppError::Internal(e.to_string()))?;
         Ok(RefreshedTokens {
             access_token: access.token,
@@ -148,9 +148,9 @@ mod tests {
             .returning(|id, kind, now| Ok(issued(id, kind, now)));
         tokens
             .expect_issue_refresh_in_family()
-            .returning(|id, family, now| {
-                let mut token = issued(id, TokenKind::Refresh, now);
-                token.token = format!("rotated-{}", id.0);
+            .returning(|subject, family, now| {
+                let mut token = issued(subject, TokenKind::Refresh, now);
+                token.token = format!("rotated-{}", subject.user_id.0);
                 token.claims.family = family;
                 Ok(token)
             });
@@ -159,9 +159,6 @@ mod tests {
         users
             .expect_find_by_id()
             .returning(|_| Ok(Some(user(1, 0))));
-        users
-            .expect_refresh_tokens_revoked_before()
-            .returning(|_| Ok(None));
         let auth = Arc::new(Authenticate::new(
             Arc::new(users),
             tokens.clone(),
@@ -171,7 +168,7 @@ mod tests {
     }
 
     fn refresh_claims() -> Claims {
-        issued(domain::UserId(1), TokenKind::Refresh, noon()).claims
+        issued((&user(1, 0)).into(), TokenKind::Refresh, noon()).claims
     }
 
     fn not_revoked() -> MockRevocationRepository {

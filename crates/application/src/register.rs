@@ -38,14 +38,16 @@ impl Register {
         }
     }
 
-    /// Signs up a plain user from `client`. Once `client` has made as many account-creating
-    /// attempts as the sign-up limit allows, further ones are `Throttled` before anything runs.
+    /// Signs up a plain user from `client`. Valid input counts against `client`'s sign-up limit
+    /// before the password is hashed; once the limit is reached, further sign-ups are `Throttled`
+    /// before anything is hashed or stored.
     pub async fn sign_up(
         &self,
         username: &str,
         password: &str,
         client: ClientAddress,
     ) -> Result<domain::User, AppError> {
+        let (username, password) = validate(username, password)?;
         self.throttle
             .attempt(client, self.create(username, password, AccountRole::User))
             .await
@@ -58,27 +60,19 @@ impl Register {
         username: &str,
         password: &str,
     ) -> Result<domain::User, AppError> {
+        let (username, password) = validate(username, password)?;
         self.create(username, password, AccountRole::Superuser)
             .await
     }
 
-    /// Validates both fields (reporting every problem at once), hashes the password off the event
-    /// loop, and creates the account with its grant in one transaction.
+    /// Hashes the password off the event loop and creates the account with its grant in one
+    /// transaction.
     async fn create(
         &self,
-        username: &str,
-        password: &str,
+        username: Username,
+        password: PlainPassword,
         role: AccountRole,
     ) -> Result<domain::User, AppError> {
-        let mut errors = FieldErrors::new();
-        let username = errors.check("username", Username::parse(username));
-        let password = match &username {
-            Some(name) => errors.check("password", PlainPassword::parse(password, name)),
-            None => errors.check("password", PlainPassword::for_login(password)),
-        };
-        let (Some(username), Some(password)) = (username, password) else {
-            return Err(AppError::Validation(errors));
-        };
         let password_hash = self.hasher.hash(&password).await?;
         let new_user = NewUser {
             username,
@@ -94,6 +88,20 @@ impl Register {
             }
             CreatedUser::UsernameTaken => Err(AppError::UsernameTaken),
         }
+    }
+}
+
+/// Both fields checked against the rules, every problem reported at once.
+fn validate(username: &str, password: &str) -> Result<(Username, PlainPassword), AppError> {
+    let mut errors = FieldErrors::new();
+    let username = errors.check("username", Username::parse(username));
+    let password = match &username {
+        Some(name) => errors.check("password", PlainPassword::parse(password, name)),
+        None => errors.check("password", PlainPassword::for_login(password)),
+    };
+    match (username, password) {
+        (Some(username), Some(password)) => Ok((username, password)),
+        _ => Err(AppError::Validation(errors)),
     }
 }
 
@@ -222,6 +230,29 @@ mod tests {
                 retry_after_secs: 3600
             })
         );
+    }
+
+    #[test]
+    fn invalid_input_is_refused_before_the_sign_up_limit_counts_it() {
+        let mut events = ports::MockThrottleRepository::new();
+        events.expect_admit().never();
+        let throttle = SignupThrottle::new(
+            Arc::new(events),
+            fixed_clock(),
+            crate::RateLimit {
+                max: 1,
+                window: std::time::Duration::from_secs(3600),
+            },
+        );
+        let register = Register::new(
+            Arc::new(MockUserRepository::new()),
+            Arc::new(MockPasswordHasher::new()),
+            fixed_clock(),
+            Pricing::DEFAULT,
+            throttle,
+        );
+        let result = block_on(register.sign_up("john_doe", "short", CLIENT));
+        assert!(matches!(result, Err(AppError::Validation(_))), "{result:?}");
     }
 
     #[test]

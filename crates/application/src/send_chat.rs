@@ -11,6 +11,11 @@ use ports::{
     Responder, ResponderError, Role, Settlement, TokenError,
 };
 
+mod waiters;
+
+pub use waiters::MAX_WAITERS_PER_KEY;
+use waiters::{WaitSlot, Waiters};
+
 /// Longest accepted `Idempotency-Key` header, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 
@@ -73,6 +78,7 @@ pub struct SendChat {
     clock: Arc<dyn Clock>,
     policy: ChargePolicy,
     metrics: Arc<dyn ChatMetrics>,
+    waiters: Arc<Waiters>,
 }
 
 impl SendChat {
@@ -89,6 +95,7 @@ impl SendChat {
             clock,
             policy,
             metrics: Arc::new(NoMetrics),
+            waiters: Arc::default(),
         }
     }
 
@@ -100,11 +107,14 @@ impl SendChat {
 
     /// Reserves the price, asks the responder, then settles or refunds. A retry with the same
     /// idempotency key replays the stored exchange instead of charging again; a concurrent
-    /// duplicate waits for the first request and replays its answer.
+    /// duplicate waits for the first request and replays its answer, unless
+    /// [`MAX_WAITERS_PER_KEY`] requests already wait on that key in this process: then it is
+    /// refused at once (`IdempotencyKeyInProgress`).
     pub async fn execute(&self, command: SendChatCommand) -> Result<ChatRecord, AppError> {
         let message = ChatMessage::parse(&command.message)
             .map_err(|e| AppError::invalid_field("message", e.message))?;
         let idempotency_key = command.idempotency_key.map(validate_key).transpose()?;
+        let mut waiting: Option<WaitSlot> = None;
         let charge = loop {
             let now = self.clock.now();
             let reservation = ChatReservation {
@@ -139,10 +149,18 @@ impl SendChat {
                 Reservation::KeyReused => return Err(AppError::IdempotencyKeyReused),
                 Reservation::InProgress => {
                     let key = idempotency_key.as_deref().unwrap_or_default();
+                    if waiting.is_none() {
+                        waiting = Some(
+                            self.waiters
+                                .join(command.user.id, key)
+                                .ok_or(AppError::IdempotencyKeyInProgress)?,
+                        );
+                    }
                     self.wait_for_first_request(&command.user, key, now).await?;
                 }
             }
         };
+        drop(waiting);
         fail::fail_point!("send_chat::after_reserve", |_| {
             // A crash exactly between charge and response, for the crash test.
             std::process::abort()
@@ -190,7 +208,9 @@ impl SendChat {
     /// Waits for a concurrent request holding the same key, looking at it with growing pauses on
     /// the injected clock; the caller then reserves again and gets the replay (or the key, if the
     /// first request was refunded). Gives up once the first request has outlived its own charge
-    /// deadline, by which time the sweeper may refund it.
+    /// deadline, by which time the sweeper may refund it. Each look is one storage call that
+    /// borrows a pooled connection only for its query, so no connection is held across a pause;
+    /// the caller holds a [`WaitSlot`], which bounds the waiters per key.
     async fn wait_for_first_request(
         &self,
         user: &User,

@@ -67,6 +67,9 @@ pub struct Services {
     pub prune: PruneSecurityRecords,
     /// Balances checked against the ledger (`check-ledger`).
     pub audit_ledger: AuditLedger,
+    /// The failed-login throttle every login form shares (`chat-api throttle clear` lifts its
+    /// locks).
+    pub login_throttle: Arc<LoginThrottle>,
     /// The admin panel's use cases.
     pub admin: AdminServices,
 }
@@ -131,8 +134,10 @@ impl Services {
                 storage.clone(),
                 clock.clone(),
                 throttle_retention,
+                config.login_limits.known_source_for,
             ),
             audit_ledger: AuditLedger::new(storage.clone()),
+            login_throttle: login_throttle.clone(),
             admin: AdminServices {
                 auth: AdminAuth::new(
                     storage.clone(),
@@ -140,10 +145,16 @@ impl Services {
                     hasher.clone(),
                     secrets,
                     clock.clone(),
-                    login_throttle,
+                    login_throttle.clone(),
                     config.admin_session_ttl,
                 ),
-                users: AdminUsers::new(storage.clone(), storage.clone(), hasher, clock.clone()),
+                users: AdminUsers::new(
+                    storage.clone(),
+                    storage.clone(),
+                    hasher,
+                    clock.clone(),
+                    login_throttle,
+                ),
                 chats: AdminChats::new(storage.clone()),
                 dashboard: Dashboard::new(storage, clock),
             },

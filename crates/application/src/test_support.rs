@@ -9,7 +9,7 @@ use std::{
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{Tokens, User, UserId, Username};
-use ports::{BucketUsage, Clock, MockClock, MockThrottleRepository};
+use ports::{Admission, BucketUsage, Clock, MockClock, MockThrottleRepository};
 
 use crate::throttle::{ClientAddress, LoginLimits, LoginThrottle, RateLimit, SignupThrottle};
 
@@ -86,17 +86,18 @@ pub fn no_signup_limit() -> SignupThrottle {
 }
 
 /// Throttle counters that report every bucket full since [`noon`]: any throttled attempt is
-/// refused, and nothing may be recorded.
+/// refused, and nothing is recorded or cleared.
 pub fn full_counters() -> MockThrottleRepository {
     let mut events = MockThrottleRepository::new();
-    events.expect_usage().returning(|buckets, _| {
+    events.expect_admit().returning(|attempt| {
         let full = BucketUsage {
             count: u64::MAX,
             oldest: Some(noon()),
         };
-        Ok(vec![full; buckets.len()])
+        Ok(Admission::Refused(vec![full; attempt.buckets.len()]))
     });
-    events.expect_record().never();
+    events.expect_is_known_source().returning(|_, _| Ok(false));
+    events.expect_withdraw().never();
     events.expect_clear().never();
     events
 }
@@ -110,6 +111,7 @@ pub fn user(id: i64, tokens: i64) -> User {
         is_active: true,
         is_superuser: false,
         date_joined: noon(),
+        credentials_version: 0,
     }
 }
 
@@ -139,18 +141,23 @@ pub fn empty_page<T>() -> ports::Page<T> {
 }
 
 /// What a mock issuer hands out: `access-<id>` / `refresh-<id>`, valid for five minutes.
-pub fn issued(user_id: UserId, kind: ports::TokenKind, now: DateTime<Utc>) -> ports::IssuedToken {
+pub fn issued(
+    subject: ports::TokenSubject,
+    kind: ports::TokenKind,
+    now: DateTime<Utc>,
+) -> ports::IssuedToken {
     let prefix = match kind {
         ports::TokenKind::Access => "access",
         ports::TokenKind::Refresh => "refresh",
     };
     ports::IssuedToken {
-        token: format!("{prefix}-{}", user_id.0),
+        token: format!("{prefix}-{}", subject.user_id.0),
         claims: ports::Claims {
-            user_id,
+            user_id: subject.user_id,
             kind,
             jti: uuid::Uuid::nil(),
             family: uuid::Uuid::nil(),
+            credentials_version: subject.credentials_version,
             issued_at: now,
             expires_at: now + chrono::Duration::minutes(5),
         },
@@ -158,9 +165,11 @@ pub fn issued(user_id: UserId, kind: ports::TokenKind, now: DateTime<Utc>) -> po
 }
 
 /// A hasher that expects exactly one verification against `expected_hash` and answers `matches`;
-/// its dummy hash is `"dummy"` (what a login verifies against for an unknown user).
+/// its dummy hash is `"dummy"` (what a login verifies against for an unknown user), and no stored
+/// hash needs rehashing.
 pub fn hasher_verifying(expected_hash: &'static str, matches: bool) -> ports::MockPasswordHasher {
     let mut hasher = ports::MockPasswordHasher::new();
+    hasher.expect_needs_rehash().returning(|_| false);
     hasher
         .expect_dummy_hash()
         .returning(|| ports::PasswordHash("dummy".into()));

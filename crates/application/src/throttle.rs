@@ -7,21 +7,31 @@
 //! victim out from afar:
 //! - per (username key, client address) pair — the tight limit (5 / 15 min): guessing one
 //!   account from one address stops quickly, while the victim on *another* address is unaffected;
-//! - per username across all addresses (20): a distributed guess against one account is bounded;
+//! - per username across all addresses (20): a distributed guess against one account is bounded.
+//!   A pair that logged in successfully within the last 30 days (a *known source*) is exempt
+//!   from this cap, so a stranger who fills it cannot lock the owner out of where they usually
+//!   log in; the pair and address limits still bound guessing from there;
 //! - per address across all usernames (100): one address spraying many accounts is bounded.
 //!
-//! A throttled attempt is refused *before* it runs (no bcrypt work, no oracle). A successful
-//! login resets its own pair only. The API's `/login/` and the admin panel's login share one
-//! [`LoginThrottle`], hence one budget; sign-ups use [`SignupThrottle`]. Both run through one
-//! generic `attempt` (check, run, count). Counters live in storage ([`ThrottleRepository`]), so
-//! every process shares them.
+//! Deciding and counting are one atomic step in storage ([`ThrottleRepository::admit`]): an
+//! attempt is counted *before* it runs, in the same transaction that found every counter below
+//! its limit, so a burst of concurrent attempts can never get more through than the limit, on any
+//! number of processes. A throttled attempt is refused before it runs (no bcrypt work, no oracle).
+//! An admitted attempt whose outcome does not count is withdrawn afterwards: a login that was not
+//! a wrong guess (a success, a blank field, an outage); a successful login also resets its own
+//! pair. The API's `/login/` and the admin panel's login share one [`LoginThrottle`], hence one
+//! budget; sign-ups use [`SignupThrottle`], where every attempt that reaches password hashing
+//! counts, successful or not. Both run through one generic `attempt` (admit, run, withdraw what
+//! does not count). Counters live in storage, so every process shares them.
 
 use std::{future::Future, net::IpAddr, sync::Arc, time::Duration};
 
 use crate::{AppError, digest::sha256_hex};
 use chrono::{DateTime, Utc};
 use domain::UsernameKey;
-use ports::{BucketUsage, Clock, ThrottleRepository};
+use ports::{
+    Admission, Attempt, AttemptTicket, BucketLimit, BucketUsage, Clock, ThrottleRepository,
+};
 
 /// Login limits; a limit of 0 disables that counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,15 +44,20 @@ pub struct LoginLimits {
     pub per_ip: u64,
     /// The sliding window.
     pub window: Duration,
+    /// How long after a successful login its (username, address) pair stays exempt from the
+    /// per-username limit; zero disables the exemption.
+    pub known_source_for: Duration,
 }
 
 impl LoginLimits {
-    /// The defaults: 5 per pair, 20 per username, 100 per address, 15 minutes.
+    /// The defaults: 5 per pair, 20 per username, 100 per address, 15 minutes; a pair that
+    /// logged in within 30 days is exempt from the per-username limit.
     pub const DEFAULT: Self = Self {
         per_pair: 5,
         per_username: 20,
         per_ip: 100,
         window: Duration::from_secs(15 * 60),
+        known_source_for: Duration::from_secs(30 * 24 * 60 * 60),
     };
 }
 
@@ -110,13 +125,6 @@ fn bucket(parts: &[&str]) -> String {
     sha256_hex(&input)
 }
 
-/// One counter an attempt is checked against and counted in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Counter {
-    bucket: String,
-    limit: u64,
-}
-
 /// The counters of one attempt, in one sliding window. Counters whose limit is 0 are left out, so
 /// a disabled limit costs no storage work.
 #[derive(Debug, Clone)]
@@ -125,7 +133,9 @@ struct Rule {
     name: &'static str,
     client: ClientAddress,
     window: Duration,
-    counters: Vec<Counter>,
+    counters: Vec<BucketLimit>,
+    /// Whose attempt it is, so an operator can forget every event of one username.
+    subject: Option<String>,
 }
 
 impl Rule {
@@ -138,18 +148,15 @@ impl Rule {
         let counters = counters
             .into_iter()
             .filter(|(_, limit)| *limit > 0)
-            .map(|(bucket, limit)| Counter { bucket, limit })
+            .map(|(bucket, limit)| BucketLimit { bucket, limit })
             .collect();
         Self {
             name,
             client,
             window,
             counters,
+            subject: None,
         }
-    }
-
-    fn buckets(&self) -> Vec<String> {
-        self.counters.iter().map(|c| c.bucket.clone()).collect()
     }
 
     fn window_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -181,17 +188,6 @@ fn chrono_window(window: Duration) -> chrono::Duration {
     chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX)
 }
 
-/// What an attempt's outcome does to its counters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Tally {
-    /// One more event in every counter (a wrong guess; a sign-up that reached storage).
-    Count,
-    /// Forget this bucket's events (a successful login resets its pair).
-    Reset(String),
-    /// Leave the counters alone (input refused before anything was guessed or created).
-    Keep,
-}
-
 /// The counters in storage and the clock they are read against: the engine behind every
 /// throttle.
 struct Counters {
@@ -200,18 +196,27 @@ struct Counters {
 }
 
 impl Counters {
-    /// `Err(Throttled)` when any counter of `rule` is at its limit.
-    async fn check(&self, rule: &Rule) -> Result<(), AppError> {
+    /// Counts the attempt in every counter of `rule` if all are below their limits, in one atomic
+    /// step; `Err(Throttled)` otherwise. `None` when `rule` has no counters.
+    async fn admit(&self, rule: &Rule) -> Result<Option<AttemptTicket>, AppError> {
         if rule.counters.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let now = self.clock.now();
-        let usage = self
+        let admission = self
             .events
-            .usage(rule.buckets(), rule.window_start(now))
+            .admit(Attempt {
+                buckets: rule.counters.clone(),
+                subject: rule.subject.clone(),
+                since: rule.window_start(now),
+                at: now,
+            })
             .await?;
-        match rule.retry_after(&usage, now) {
-            Some(retry_after_secs) => {
+        match admission {
+            Admission::Admitted(ticket) => Ok(Some(ticket)),
+            Admission::Refused(usage) => {
+                // A refusal always has a full counter; 1 second covers a storage that disagrees.
+                let retry_after_secs = rule.retry_after(&usage, now).unwrap_or(1);
                 tracing::warn!(
                     throttle = rule.name,
                     client = %rule.client,
@@ -220,43 +225,30 @@ impl Counters {
                 );
                 Err(AppError::Throttled { retry_after_secs })
             }
-            None => Ok(()),
         }
     }
 
-    /// Runs `work` unless `rule` is at a limit, then applies what `tally` makes of its outcome.
-    /// `work` is not polled when throttled, so nothing it would check or write happens then. A
-    /// storage failure while counting fails the attempt (closed, never open).
-    ///
-    /// The check and the count are separate storage calls, so attempts running concurrently can
-    /// overshoot a limit by their number; making them one atomic step is a change to this
-    /// function and the throttle port alone.
+    /// Runs `work` once `rule` admits it (counted up front, atomically), then withdraws the count
+    /// if `counts` says the outcome must not count. `work` is not polled when throttled, so
+    /// nothing it would check or write happens then. A storage failure while counting fails the
+    /// attempt (closed, never open); an attempt that cannot be withdrawn stays counted.
     async fn attempt<T, E, F>(
         &self,
         rule: Rule,
         work: F,
-        tally: impl FnOnce(&Result<T, E>) -> Tally,
+        counts: impl FnOnce(&Result<T, E>) -> bool,
     ) -> Result<T, E>
     where
         F: Future<Output = Result<T, E>>,
         E: From<AppError>,
     {
-        self.check(&rule).await?;
+        let ticket = self.admit(&rule).await?;
         let outcome = work.await;
-        if !rule.counters.is_empty() {
-            match tally(&outcome) {
-                Tally::Count => self
-                    .events
-                    .record(rule.buckets(), self.clock.now())
-                    .await
-                    .map_err(|e| E::from(e.into()))?,
-                Tally::Reset(bucket) => self
-                    .events
-                    .clear(bucket)
-                    .await
-                    .map_err(|e| E::from(e.into()))?,
-                Tally::Keep => {}
-            }
+        if let Some(ticket) = ticket.filter(|_| !counts(&outcome)) {
+            self.events
+                .withdraw(ticket)
+                .await
+                .map_err(|e| E::from(e.into()))?;
         }
         outcome
     }
@@ -276,11 +268,12 @@ impl LoginFailure for AppError {
 }
 
 /// The buckets of a login as `username` (compared by its case-insensitive key, as typed by the
-/// client) from `client`.
+/// client) from `client`, and the name of that pair as a known source.
 struct LoginBuckets {
     pair: String,
     username: String,
     address: String,
+    source: String,
 }
 
 impl LoginBuckets {
@@ -289,10 +282,16 @@ impl LoginBuckets {
         let address = client.throttle_key();
         Self {
             pair: bucket(&["login-pair", key.as_str(), &address]),
-            username: bucket(&["login-username", key.as_str()]),
+            username: username_bucket(&key),
             address: bucket(&["login-ip", &address]),
+            source: bucket(&["login-source", key.as_str(), &address]),
         }
     }
+}
+
+/// The per-username bucket, which also names the subject of every failed login of that username.
+fn username_bucket(key: &UsernameKey) -> String {
+    bucket(&["login-username", key.as_str()])
 }
 
 /// Failed-login throttle, shared by every login form.
@@ -314,30 +313,55 @@ impl LoginThrottle {
         }
     }
 
-    /// The three counters of a login as `username` from `client`.
-    fn rule(&self, buckets: LoginBuckets, client: ClientAddress) -> Rule {
-        Rule::new(
+    /// Whether known sources matter: they exempt from the per-username limit, if there is one.
+    fn tracks_sources(&self) -> bool {
+        !self.limits.known_source_for.is_zero() && self.limits.per_username > 0
+    }
+
+    /// Whether `buckets`' pair logged in successfully within the known-source window.
+    async fn is_known_source(&self, buckets: &LoginBuckets) -> Result<bool, AppError> {
+        if !self.tracks_sources() {
+            return Ok(false);
+        }
+        let since = self
+            .counters
+            .clock
+            .now()
+            .checked_sub_signed(chrono_window(self.limits.known_source_for))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        Ok(self
+            .counters
+            .events
+            .is_known_source(buckets.source.clone(), since)
+            .await?)
+    }
+
+    /// The counters of a login: pair, username and address. From a known source the username
+    /// counter still counts the attempt but never refuses it.
+    fn rule(&self, buckets: &LoginBuckets, known_source: bool, client: ClientAddress) -> Rule {
+        let per_username = if known_source {
+            u64::MAX
+        } else {
+            self.limits.per_username
+        };
+        let mut rule = Rule::new(
             "login",
             client,
             self.limits.window,
             [
-                (buckets.pair, self.limits.per_pair),
-                (buckets.username, self.limits.per_username),
-                (buckets.address, self.limits.per_ip),
+                (buckets.pair.clone(), self.limits.per_pair),
+                (buckets.username.clone(), per_username),
+                (buckets.address.clone(), self.limits.per_ip),
             ],
-        )
+        );
+        rule.subject = Some(buckets.username.clone());
+        rule
     }
 
-    /// `Err(Throttled)` when any of the three counters for this login is at its limit.
-    pub async fn check(&self, username: &str, client: ClientAddress) -> Result<(), AppError> {
-        let rule = self.rule(LoginBuckets::of(username, client), client);
-        self.counters.check(&rule).await
-    }
-
-    /// Runs `login` (a credential check) unless throttled, and counts its outcome: a failure on
-    /// a wrong guess, a reset of its (username, address) pair on success — the per-username and
-    /// per-address counters keep their failures, so a success cannot launder an attacker's
-    /// budget.
+    /// Runs `login` (a credential check) once the counters admit it; a wrong guess stays counted,
+    /// any other outcome is withdrawn. A success also resets its (username, address) pair and
+    /// remembers it as a known source — the per-username and per-address counters keep their
+    /// failures, so a success cannot launder an attacker's budget.
     pub async fn attempt<T, E, F>(
         &self,
         username: &str,
@@ -349,14 +373,42 @@ impl LoginThrottle {
         E: LoginFailure,
     {
         let buckets = LoginBuckets::of(username, client);
-        let pair = buckets.pair.clone();
-        self.counters
-            .attempt(self.rule(buckets, client), login, |outcome| match outcome {
-                Ok(_) => Tally::Reset(pair),
-                Err(error) if error.is_wrong_guess() => Tally::Count,
-                _ => Tally::Keep,
-            })
-            .await
+        let known_source = self.is_known_source(&buckets).await?;
+        let rule = self.rule(&buckets, known_source, client);
+        let outcome = self
+            .counters
+            .attempt(
+                rule,
+                login,
+                |outcome| matches!(outcome, Err(error) if error.is_wrong_guess()),
+            )
+            .await;
+        if outcome.is_ok() {
+            let events = &self.counters.events;
+            if self.limits.per_pair > 0 {
+                events
+                    .clear(buckets.pair)
+                    .await
+                    .map_err(|e| E::from(e.into()))?;
+            }
+            if self.tracks_sources() {
+                events
+                    .remember_source(buckets.source, self.counters.clock.now())
+                    .await
+                    .map_err(|e| E::from(e.into()))?;
+            }
+        }
+        outcome
+    }
+
+    /// Lifts every failed-login lock of `username`: forgets each failure counted against it, in
+    /// its per-username counter, its (username, address) pairs and the per-address counters they
+    /// added to. Returns how many counted events went.
+    pub async fn lift(&self, username: &str) -> Result<u64, AppError> {
+        let subject = username_bucket(&UsernameKey::of(username));
+        let forgotten = self.counters.events.clear_subject(subject).await?;
+        tracing::info!(forgotten, "failed-login lock lifted");
+        Ok(forgotten)
     }
 }
 
@@ -381,9 +433,10 @@ impl SignupThrottle {
         }
     }
 
-    /// Runs `register` unless `client` is at its limit. Attempts that reach storage (an account
-    /// created, or a username found taken) count; input rejected by validation does not, so a
-    /// user fixing a weak password is not punished.
+    /// Runs `register` (hashing and storing an already validated account) once `client`'s
+    /// counter admits it. Every admitted attempt counts, whatever its outcome: it reached password
+    /// hashing, which is what the limit protects, and a name found taken answers a question.
+    /// Validate input before calling this, so that a user fixing a weak password is not punished.
     pub async fn attempt<T, F>(&self, client: ClientAddress, register: F) -> Result<T, AppError>
     where
         F: Future<Output = Result<T, AppError>>,
@@ -397,12 +450,7 @@ impl SignupThrottle {
                 self.limit.max,
             )],
         );
-        self.counters
-            .attempt(rule, register, |outcome| match outcome {
-                Ok(_) | Err(AppError::UsernameTaken) => Tally::Count,
-                Err(_) => Tally::Keep,
-            })
-            .await
+        self.counters.attempt(rule, register, |_| true).await
     }
 }
 

@@ -33,8 +33,10 @@ macro_rules! storage_tests {
             users {
                 a_created_user_has_its_grant_as_balance_and_ledger,
                 usernames_are_unique_case_insensitively,
+                look_alike_usernames_are_refused,
                 racing_registrations_of_one_name_create_one_user,
                 credentials_are_found_by_key_and_missing_users_are_none,
+                a_password_hash_is_upgraded_only_while_it_is_unchanged,
             }
             chats {
                 a_reserved_and_settled_chat_is_charged_once_and_stored,
@@ -55,9 +57,13 @@ macro_rules! storage_tests {
                 rotating_out_twice_detects_reuse_and_revokes_the_family,
                 concurrent_rotations_of_one_token_let_exactly_one_through,
                 expired_revocations_are_pruned_and_live_ones_kept,
-                throttle_usage_counts_events_strictly_after_the_window_start,
+                admission_counts_events_strictly_after_the_window_start,
+                concurrent_admissions_never_exceed_the_limit,
+                a_withdrawn_attempt_stops_counting,
                 clearing_a_bucket_forgets_only_that_bucket,
+                clearing_a_subject_forgets_its_events_in_every_bucket,
                 throttle_events_older_than_the_cutoff_are_pruned,
+                login_sources_are_known_within_their_window_and_pruned,
             }
             admin {
                 admin_adjustments_move_the_balance_and_record_actor_and_reason,
@@ -65,7 +71,8 @@ macro_rules! storage_tests {
                 the_users_list_searches_literally_pages_and_counts_chats,
                 the_chat_list_is_newest_first_and_filters_by_user_and_time,
                 dashboard_totals_follow_their_definitions,
-                a_password_reset_stores_the_hash_and_the_refresh_cutoff_and_ends_admin_sessions,
+                a_password_reset_stores_the_hash_bumps_the_credentials_version_and_ends_admin_sessions,
+                deactivation_bumps_the_credentials_version_and_reactivation_does_not_undo_it,
                 admin_sessions_live_until_expiry_or_deletion,
             }
             settings {

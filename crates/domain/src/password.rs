@@ -20,6 +20,10 @@ impl PlainPassword {
         if raw.is_empty() {
             return Err(ValidationError::new("This field may not be blank."));
         }
+        if raw.contains('\0') {
+            // As DRF refuses them: no client can type one, and C-string tools would cut there.
+            return Err(ValidationError::new("Null characters are not allowed."));
+        }
         if raw.len() > MAX_PASSWORD_BYTES {
             return Err(ValidationError::new(format!(
                 "This password is too long. It must contain at most {MAX_PASSWORD_BYTES} bytes."
@@ -91,6 +95,14 @@ mod tests {
         assert!(message("12345678").is_some_and(|m| m.contains("entirely numeric")));
         assert!(message("JOHN_DOE").is_some_and(|m| m.contains("similar")));
         assert!(message("").is_some_and(|m| m.contains("blank")));
+    }
+
+    #[test]
+    fn a_new_password_with_a_nul_is_refused() {
+        assert_eq!(
+            message("pass\0word-1"),
+            Some("Null characters are not allowed.".to_owned())
+        );
     }
 
     #[test]

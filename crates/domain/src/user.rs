@@ -25,6 +25,10 @@ pub struct User {
     pub is_superuser: bool,
     /// When the account was created.
     pub date_joined: DateTime<Utc>,
+    /// Bumped whenever the account's credentials stop being trustworthy (password reset,
+    /// deactivation). Every token carries the version it was issued under and is refused once the
+    /// account's version differs, so a reset or deactivation ends every session at once.
+    pub credentials_version: i64,
 }
 
 /// What an account may do beyond chatting. Only an operator at the console creates superusers

@@ -72,6 +72,14 @@ impl UsernameKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The key's Unicode TR39 skeleton: two names with equal skeletons look alike (Cyrillic
+    /// "аdmin" and Latin "admin", "paypa1" and "paypal"), so registration refuses the second one.
+    /// Stored under a unique index beside the key, which makes the refusal race-free; equal keys
+    /// always have equal skeletons.
+    pub fn skeleton(&self) -> String {
+        unicode_security::skeleton(&self.0).collect()
+    }
 }
 
 /// Python's `\w` (letters, digits, underscore) plus `@ . + -`.
@@ -161,5 +169,27 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(UsernameKey::of("ＪＯＨＮ").as_str(), "john");
         assert_ne!(UsernameKey::of("john"), UsernameKey::of("johnny"));
+    }
+
+    #[test]
+    fn confusable_names_share_a_skeleton_and_distinct_ones_do_not() {
+        let skeleton = |name: &str| UsernameKey::of(name).skeleton();
+        for (original, lookalike) in [
+            ("admin", "\u{430}dmin"),         // Cyrillic a
+            ("admin", "ADMIN"),               // case, through the key
+            ("paypal", "paypa1"),             // digit one for l
+            ("modern", "rnodern"),            // r n for m
+            ("Zoë", "Zoe\u{308}"),            // ë composed or decomposed
+            ("POP", "\u{420}\u{41e}\u{420}"), // Cyrillic capitals, lowercased by the key
+        ] {
+            assert_eq!(
+                skeleton(original),
+                skeleton(lookalike),
+                "{original} / {lookalike}"
+            );
+        }
+        for (one, other) in [("admin", "admins"), ("alice", "bob"), ("user_1", "user_2")] {
+            assert_ne!(skeleton(one), skeleton(other), "{one} / {other}");
+        }
     }
 }

@@ -158,19 +158,17 @@ pub trait AdminRepository: Send + Sync {
     /// MUST never take the balance below zero, whatever the concurrency (`InsufficientTokens`).
     async fn adjust_tokens(&self, adjustment: TokenAdjustment) -> Result<Adjusted, StorageError>;
 
-    /// Activates or deactivates an account; returns whether it exists.
+    /// Activates or deactivates an account; returns whether it exists. Deactivating also bumps
+    /// the account's credentials version and deletes its admin sessions, in the same
+    /// transaction, so that reactivating it later revives none of its old tokens or sessions.
     async fn set_active(&self, user_id: UserId, active: bool) -> Result<bool, StorageError>;
 
-    /// Replaces the password hash and, in the same transaction, sets the account's refresh-token
-    /// cutoff to `revoke_refresh_before` (refresh tokens issued at or before it stop working) and
-    /// deletes the account's admin sessions (an admin whose password was reset is logged out of
-    /// the panel everywhere). Returns whether the account exists.
-    async fn set_password(
-        &self,
-        user_id: UserId,
-        hash: PasswordHash,
-        revoke_refresh_before: DateTime<Utc>,
-    ) -> Result<bool, StorageError>;
+    /// Replaces the password hash and, in the same transaction, bumps the account's credentials
+    /// version (every token issued until now stops working) and deletes the account's admin
+    /// sessions (an admin whose password was reset is logged out of the panel everywhere).
+    /// Returns whether the account exists.
+    async fn set_password(&self, user_id: UserId, hash: PasswordHash)
+    -> Result<bool, StorageError>;
 }
 
 /// A session to store at admin login.

@@ -37,4 +37,8 @@ pub trait PasswordHasher: Send + Sync {
     /// A valid hash of a random secret, verified against when a login names no existing user so
     /// that the answer takes as long as for a real user (no username enumeration by timing).
     fn dummy_hash(&self) -> PasswordHash;
+
+    /// Whether `hash` was made with other parameters (a bcrypt cost) than new hashes get, so the
+    /// password should be hashed again the next time it is known (at login).
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool;
 }

@@ -41,8 +41,10 @@ pub use responder::{
 pub use revocations::{RefreshTokenRecord, RevocationRepository, Rotation};
 pub use server_settings::ServerSettingsRepository;
 pub use storage::Storage;
-pub use throttle::{BucketUsage, ThrottleRepository};
-pub use tokens::{Claims, IssuedToken, TokenError, TokenIssuer, TokenKind};
+pub use throttle::{
+    Admission, Attempt, AttemptTicket, BucketLimit, BucketUsage, ThrottleRepository,
+};
+pub use tokens::{Claims, IssuedToken, TokenError, TokenIssuer, TokenKind, TokenSubject};
 pub use users::{CreatedUser, NewUser, UserCredentials, UserRepository};
 
 #[cfg(feature = "mocks")]

@@ -1,7 +1,7 @@
 //! Signed, expiring credentials (JWT in production).
 
 use chrono::{DateTime, Utc};
-use domain::UserId;
+use domain::{User, UserId};
 use uuid::Uuid;
 
 /// What a token may be used for. A token of one kind is never accepted where the other is expected.
@@ -11,6 +11,25 @@ pub enum TokenKind {
     Access,
     /// Long-lived; only buys new access tokens.
     Refresh,
+}
+
+/// Whom a token is issued to: the account and its credentials version at the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenSubject {
+    /// The account.
+    pub user_id: UserId,
+    /// The account's [`User::credentials_version`] when the token is issued; the token stops
+    /// working once the account's version moves on.
+    pub credentials_version: i64,
+}
+
+impl From<&User> for TokenSubject {
+    fn from(user: &User) -> Self {
+        Self {
+            user_id: user.id,
+            credentials_version: user.credentials_version,
+        }
+    }
 }
 
 /// The verified content of a token.
@@ -27,6 +46,9 @@ pub struct Claims {
     /// Tokens without a `fam` claim (access tokens, tokens from before families existed) are a
     /// family of their own: `family == jti`.
     pub family: Uuid,
+    /// The account's credentials version the token was issued under (a token from before
+    /// versions existed carries none and counts as version 0).
+    pub credentials_version: i64,
     /// When it was issued.
     pub issued_at: DateTime<Utc>,
     /// When it stops being valid.
@@ -67,10 +89,10 @@ pub enum TokenError {
     /// The token's account is deactivated.
     #[error("token of user {} whose account is deactivated", .0.0)]
     AccountInactive(UserId),
-    /// A refresh token issued at or before its account's refresh-token cutoff (an admin password
-    /// reset).
-    #[error("refresh token of user {} issued before its password was reset", .0.0)]
-    IssuedBeforeReset(UserId),
+    /// The token was issued under an older credentials version: the password was reset or the
+    /// account deactivated since.
+    #[error("token of user {} issued before its credentials changed", .0.0)]
+    CredentialsChanged(UserId),
     /// A valid token of one account presented by another (logout with someone else's refresh
     /// token).
     #[error("token of user {} presented by user {}", .owner.0, .presenter.0)]
@@ -88,10 +110,10 @@ pub enum TokenError {
 /// Issues and verifies tokens. Pure CPU work (an HMAC), so synchronous.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 pub trait TokenIssuer: Send + Sync {
-    /// Signs a new token of `kind` for `user_id`, valid from `now` for the configured lifetime.
+    /// Signs a new token of `kind` for `subject`, valid from `now` for the configured lifetime.
     fn issue(
         &self,
-        user_id: UserId,
+        subject: TokenSubject,
         kind: TokenKind,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, TokenError>;
@@ -100,7 +122,7 @@ pub trait TokenIssuer: Send + Sync {
     /// rotation), valid from `now` for the configured refresh lifetime.
     fn issue_refresh_in_family(
         &self,
-        user_id: UserId,
+        subject: TokenSubject,
         family: Uuid,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, TokenError>;

@@ -35,7 +35,8 @@ pub struct UserCredentials {
 pub enum CreatedUser {
     /// The account exists now, with its grant.
     Created(User),
-    /// Another account already has this username key; nothing was written.
+    /// Another account already has this username key, or one that looks like it (an equal
+    /// skeleton, see [`UsernameKey::skeleton`]); nothing was written.
     UsernameTaken,
 }
 
@@ -44,8 +45,8 @@ pub enum CreatedUser {
 #[async_trait]
 pub trait UserRepository: Send + Sync {
     /// Creates the user and its sign-up grant ledger entry in one transaction. MUST return
-    /// `UsernameTaken` (never an error, never a second account) when the key is taken, including
-    /// when two requests race for the same name.
+    /// `UsernameTaken` (never an error, never a second account) when the key or the skeleton of
+    /// the key is taken, including when two requests race for the same or look-alike names.
     async fn create(&self, new_user: NewUser) -> Result<CreatedUser, StorageError>;
 
     /// The account whose username key is `key`, with its hash.
@@ -57,10 +58,13 @@ pub trait UserRepository: Send + Sync {
     /// The account with this id, with its current balance.
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StorageError>;
 
-    /// The account's refresh-token cutoff: refresh tokens issued at or before it MUST be refused
-    /// (an admin password reset sets it). `None` when never set or when the account is missing.
-    async fn refresh_tokens_revoked_before(
+    /// Replaces the account's password hash with `new` (the same password hashed at another
+    /// cost), but only while the stored hash is still `current`: a password reset that landed in
+    /// between wins. Leaves the credentials version alone. Returns whether it replaced the hash.
+    async fn upgrade_password_hash(
         &self,
         id: UserId,
-    ) -> Result<Option<DateTime<Utc>>, StorageError>;
+        current: PasswordHash,
+        new: PasswordHash,
+    ) -> Result<bool, StorageError>;
 }

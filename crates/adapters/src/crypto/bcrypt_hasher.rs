@@ -59,6 +59,21 @@ impl PasswordHasher for BcryptHasher {
     fn dummy_hash(&self) -> PasswordHash {
         self.dummy_hash.clone()
     }
+
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool {
+        stored_cost(&hash.0) != Some(self.cost)
+    }
+}
+
+/// The cost a bcrypt hash was made with (`$2b$12$…` → 12); `None` for anything else.
+fn stored_cost(hash: &str) -> Option<u32> {
+    let mut parts = hash.split('$');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(""), Some("2a" | "2b" | "2x" | "2y"), Some(cost)) if cost.len() == 2 => {
+            cost.parse().ok()
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -94,6 +109,19 @@ mod tests {
         assert!(BcryptHasher::new(min).is_ok());
         assert!(BcryptHasher::new(min - 1).is_err());
         assert!(bcrypt::hash("x", max + 1).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_hash_of_another_cost_needs_rehashing_and_one_of_the_configured_cost_does_not() {
+        let (cheap, dearer) = (BcryptHasher::new(4).unwrap(), BcryptHasher::new(5).unwrap());
+        let password = PlainPassword::for_login("password123").unwrap();
+        let hash = cheap.hash(&password).await.unwrap();
+        assert!(!cheap.needs_rehash(&hash));
+        assert!(dearer.needs_rehash(&hash));
+        assert!(!dearer.needs_rehash(&dearer.dummy_hash()));
+        assert!(cheap.needs_rehash(&PasswordHash("not-a-hash".into())));
+        assert_eq!(stored_cost("$2y$10$abc"), Some(10));
+        assert_eq!(stored_cost("$2b$1$abc"), None);
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
-//! HS256 JWTs with simplejwt-style claims (`token_type`, `jti`, `iat`, `exp`), `sub` = user id, and
-//! `fam` (the login session) on refresh tokens, carried across rotations for theft detection.
+//! HS256 JWTs with simplejwt-style claims (`token_type`, `jti`, `iat`, `exp`), `sub` = user id,
+//! `credentials_version` (the account's credentials version when issued), and `fam` (the login
+//! session) on refresh tokens, carried across rotations for theft detection.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use domain::UserId;
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode, errors::ErrorKind,
 };
-use ports::{Claims, IssuedToken, TokenError, TokenIssuer, TokenKind};
+use ports::{Claims, IssuedToken, TokenError, TokenIssuer, TokenKind, TokenSubject};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -34,6 +35,11 @@ struct WireClaims {
     /// issued before families existed, which then form a family of their own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     fam: Option<String>,
+    /// The account's credentials version when the token was issued. Tokens issued before versions
+    /// existed lack it and count as version 0, the version every account started with, so the
+    /// upgrade logged nobody out.
+    #[serde(default)]
+    credentials_version: i64,
 }
 
 /// Signs and verifies tokens with one HMAC secret. The algorithm is pinned to HS256: a token whose
@@ -71,7 +77,7 @@ impl JwtIssuer {
     /// Signs a token; a refresh token starts a new family (its own `jti`) unless `family` is given.
     fn sign(
         &self,
-        user_id: UserId,
+        subject: TokenSubject,
         kind: TokenKind,
         family: Option<Uuid>,
         now: DateTime<Utc>,
@@ -80,11 +86,13 @@ impl JwtIssuer {
             .map_err(|e| TokenError::Signing(e.to_string()))?;
         let jti = Uuid::new_v4();
         let family = family.unwrap_or(jti);
+        let user_id = subject.user_id;
         let claims = Claims {
             user_id,
             kind,
             jti,
             family,
+            credentials_version: subject.credentials_version,
             issued_at: now,
             expires_at: now + ttl,
         };
@@ -95,6 +103,7 @@ impl JwtIssuer {
             jti: claims.jti.to_string(),
             token_type: kind_name(kind).to_owned(),
             fam: (kind == TokenKind::Refresh).then(|| family.to_string()),
+            credentials_version: subject.credentials_version,
         };
         let token = encode(&Header::new(Algorithm::HS256), &wire, &self.encoding)
             .map_err(|e| TokenError::Signing(e.to_string()))?;
@@ -119,20 +128,20 @@ fn kind_name(kind: TokenKind) -> &'static str {
 impl TokenIssuer for JwtIssuer {
     fn issue(
         &self,
-        user_id: UserId,
+        subject: TokenSubject,
         kind: TokenKind,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, TokenError> {
-        self.sign(user_id, kind, None, now)
+        self.sign(subject, kind, None, now)
     }
 
     fn issue_refresh_in_family(
         &self,
-        user_id: UserId,
+        subject: TokenSubject,
         family: Uuid,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, TokenError> {
-        self.sign(user_id, TokenKind::Refresh, Some(family), now)
+        self.sign(subject, TokenKind::Refresh, Some(family), now)
     }
 
     fn verify(
@@ -174,6 +183,7 @@ impl TokenIssuer for JwtIssuer {
             kind: expected,
             jti,
             family,
+            credentials_version: wire.credentials_version,
             issued_at: timestamp(wire.iat)?,
             expires_at: timestamp(wire.exp)?,
         })

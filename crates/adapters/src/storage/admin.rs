@@ -131,10 +131,8 @@ impl AdminRepository for DieselStorage {
         &self,
         user_id: UserId,
         hash: PasswordHash,
-        revoke_refresh_before: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
-        let cutoff = truncate_to_micros(revoke_refresh_before);
-        self.blocking(move |db| dispatch!(db, set_password(user_id, &hash.0, cutoff)))
+        self.blocking(move |db| dispatch!(db, set_password(user_id, &hash.0)))
             .await
     }
 }

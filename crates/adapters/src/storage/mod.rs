@@ -25,8 +25,8 @@ use chrono::{DateTime, Timelike, Utc};
 use domain::{ChatMessage, Tokens, User, UserId, UsernameKey};
 use ports::{
     ChargeId, ChatRepository, ChatReservation, CreatedUser, IdempotencyKeyState, LedgerRepository,
-    LedgerTotals, NewUser, Reservation, ServerSettingsRepository, Settlement, StorageError,
-    UserCredentials, UserRepository,
+    LedgerTotals, NewUser, PasswordHash, Reservation, ServerSettingsRepository, Settlement,
+    StorageError, UserCredentials, UserRepository,
 };
 use uuid::Uuid;
 
@@ -166,14 +166,14 @@ impl UserRepository for DieselStorage {
         self.blocking(move |db| dispatch!(db, find_user(id))).await
     }
 
-    async fn refresh_tokens_revoked_before(
+    async fn upgrade_password_hash(
         &self,
         id: UserId,
-    ) -> Result<Option<DateTime<Utc>>, StorageError> {
-        let cutoff = self
-            .blocking(move |db| dispatch!(db, refresh_tokens_revoked_before(id)))
-            .await?;
-        Ok(cutoff.map(|at| at.and_utc()))
+        current: PasswordHash,
+        new: PasswordHash,
+    ) -> Result<bool, StorageError> {
+        self.blocking(move |db| dispatch!(db, upgrade_password_hash(id, &current.0, &new.0)))
+            .await
     }
 }
 

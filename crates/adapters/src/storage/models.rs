@@ -20,6 +20,7 @@ pub struct UserRow {
     pub is_active: bool,
     pub is_superuser: bool,
     pub date_joined: NaiveDateTime,
+    pub credentials_version: i64,
 }
 
 impl UserRow {
@@ -32,6 +33,7 @@ impl UserRow {
             is_active: self.is_active,
             is_superuser: self.is_superuser,
             date_joined: self.date_joined.and_utc(),
+            credentials_version: self.credentials_version,
         }
     }
 
@@ -51,6 +53,7 @@ impl UserRow {
 pub struct NewUserRow<'a> {
     pub username: &'a str,
     pub username_key: &'a str,
+    pub username_skeleton: &'a str,
     pub password_hash: &'a str,
     pub tokens: i64,
     pub is_active: bool,

@@ -1,6 +1,6 @@
 //! Connection pools for either backend, per-connection setup, and migrations.
 
-use std::time::Duration;
+use std::{path::Path, time::Duration};
 
 use diesel::{
     Connection, PgConnection, RunQueryDsl, SqliteConnection,
@@ -9,7 +9,7 @@ use diesel::{
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::url::DatabaseUrl;
+use super::{queries, url::DatabaseUrl};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -17,6 +17,10 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrati
 /// Key of the PostgreSQL advisory lock held while migrating, so replicas starting together
 /// migrate one at a time ("chatapi" in ASCII).
 const MIGRATION_LOCK_KEY: i64 = 0x63_68_61_74_61_70_69;
+
+/// First half of the two-part PostgreSQL advisory lock keys of [`KeyLocks`] ("ct" for counters);
+/// two-part keys live apart from one-part ones like [`MIGRATION_LOCK_KEY`].
+const KEY_LOCK_NAMESPACE: i32 = 0x63_74;
 
 /// Runs `$body` with `$conn` (a pooled connection of the configured backend) and `$migrations`
 /// (a function returning that backend's embedded migrations), mapping any error to [`DatabaseError::Migrate`].
@@ -183,12 +187,13 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for PostgresSetup {
 }
 
 impl Database {
-    /// Opens a pool. SQLite files are created if missing and switched to WAL, so readers never
-    /// block the writer.
+    /// Opens a pool. SQLite files are created if missing (owner-only, see
+    /// [`create_private_file`]) and switched to WAL, so readers never block the writer.
     pub fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self, DatabaseError> {
         let connect_error = |e: r2d2::Error| DatabaseError::Connect(e.to_string());
         match url {
             DatabaseUrl::Sqlite(path) => {
+                create_private_file(path)?;
                 let path = path.to_string_lossy().into_owned();
                 let mut first = SqliteConnection::establish(&path)
                     .map_err(|e| DatabaseError::Connect(e.to_string()))?;
@@ -234,19 +239,25 @@ impl Database {
         }
     }
 
-    /// Applies pending migrations; returns how many ran. Safe when several processes start at
-    /// once: SQLite serialises them with `BEGIN IMMEDIATE`, PostgreSQL with an advisory lock.
+    /// Applies pending migrations, then fills what SQL cannot compute (the username skeletons of
+    /// accounts that lack one, see `fill_username_skeletons`); returns how many migrations ran.
+    /// Safe when several processes start at once: SQLite serialises them with `BEGIN IMMEDIATE`,
+    /// PostgreSQL with an advisory lock.
     pub fn migrate(&self) -> Result<usize, DatabaseError> {
         let migrate_error = |e: &dyn std::fmt::Display| DatabaseError::Migrate(e.to_string());
         match self {
             Self::Sqlite(pool) => {
                 let mut conn = pool.get().map_err(|e| migrate_error(&e))?;
-                conn.immediate_transaction(|conn| {
-                    conn.run_pending_migrations(SQLITE_MIGRATIONS)
-                        .map(|applied| applied.len())
-                        .map_err(|e| MigrationFailure(e.to_string()))
-                })
-                .map_err(|e| migrate_error(&e))
+                let applied = conn
+                    .immediate_transaction(|conn| {
+                        conn.run_pending_migrations(SQLITE_MIGRATIONS)
+                            .map(|applied| applied.len())
+                            .map_err(|e| MigrationFailure(e.to_string()))
+                    })
+                    .map_err(|e| migrate_error(&e))?;
+                queries::sqlite::fill_username_skeletons(&mut conn)
+                    .map_err(|e| migrate_error(&e))?;
+                Ok(applied)
             }
             Self::Postgres(pool) => {
                 let mut conn = pool.get().map_err(|e| migrate_error(&e))?;
@@ -256,7 +267,12 @@ impl Database {
                 let result = conn
                     .run_pending_migrations(POSTGRES_MIGRATIONS)
                     .map(|applied| applied.len())
-                    .map_err(|e| migrate_error(&e));
+                    .map_err(|e| migrate_error(&e))
+                    .and_then(|applied| {
+                        queries::postgres::fill_username_skeletons(&mut conn)
+                            .map(|_| applied)
+                            .map_err(|e| migrate_error(&e))
+                    });
                 let unlocked =
                     diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
                         .execute(&mut *conn)
@@ -303,6 +319,30 @@ impl Database {
     }
 }
 
+/// Creates the SQLite database file, when it does not exist yet, readable and writable by its
+/// owner only (mode 0600): it holds password hashes and, in development, the generated JWT
+/// secret. SQLite creates the `-wal` and `-shm` files beside it with the database file's
+/// permissions. An existing file keeps its mode (an operator's choice); names SQLite does not
+/// treat as files (`:memory:`, `file:` URIs) are left to SQLite.
+fn create_private_file(path: &Path) -> Result<(), DatabaseError> {
+    let name = path.to_string_lossy();
+    if name == ":memory:" || name.starts_with("file:") {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(DatabaseError::Connect(format!(
+            "cannot create {}: {error}",
+            path.display()
+        ))),
+    }
+}
+
 /// A migration error carried through a diesel transaction.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -342,6 +382,48 @@ impl WriteTransaction for PgConnection {
     {
         self.transaction(f)
     }
+}
+
+/// Serialises write transactions that name the same keys (throttle buckets): a transaction that
+/// calls [`KeyLocks::lock_keys_until_commit`] waits for every other one holding any of its keys
+/// to end, and holds them itself until it commits or rolls back.
+pub trait KeyLocks: Connection {
+    /// Locks `keys` for the rest of the current write transaction.
+    fn lock_keys_until_commit(&mut self, keys: &[&str]) -> diesel::QueryResult<()>;
+}
+
+impl KeyLocks for SqliteConnection {
+    /// Nothing to do: a write transaction (`BEGIN IMMEDIATE`) already excludes every other writer
+    /// of the database, in this process and any other, until it ends.
+    fn lock_keys_until_commit(&mut self, _keys: &[&str]) -> diesel::QueryResult<()> {
+        Ok(())
+    }
+}
+
+impl KeyLocks for PgConnection {
+    /// A transaction-scoped advisory lock per key, taken in ascending order of lock id so two
+    /// transactions never wait on each other crosswise. Keys are hashed to 32 bits: two keys that
+    /// collide only share a lock, which costs waiting, never correctness.
+    fn lock_keys_until_commit(&mut self, keys: &[&str]) -> diesel::QueryResult<()> {
+        let mut ids: Vec<i32> = keys.iter().map(|key| lock_id(key)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+                .bind::<diesel::sql_types::Integer, _>(KEY_LOCK_NAMESPACE)
+                .bind::<diesel::sql_types::Integer, _>(id)
+                .execute(self)?;
+        }
+        Ok(())
+    }
+}
+
+/// FNV-1a of `key`, folded to 32 bits: a stable lock id for any text, the same in every process.
+fn lock_id(key: &str) -> i32 {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    i32::from_ne_bytes(((hash >> 32) as u32 ^ hash as u32).to_ne_bytes())
 }
 
 #[cfg(test)]

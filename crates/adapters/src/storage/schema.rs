@@ -12,7 +12,8 @@ diesel::table! {
         is_active -> Bool,
         is_superuser -> Bool,
         date_joined -> Timestamp,
-        refresh_tokens_revoked_before -> Nullable<Timestamp>,
+        credentials_version -> BigInt,
+        username_skeleton -> Nullable<Text>,
     }
 }
 
@@ -118,5 +119,13 @@ diesel::table! {
         id -> BigInt,
         bucket -> Text,
         occurred_at -> Timestamp,
+        subject -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    login_sources (source) {
+        source -> Text,
+        last_success_at -> Timestamp,
     }
 }

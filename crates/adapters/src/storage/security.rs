@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ports::{
-    BucketUsage, RefreshTokenRecord, RevocationRepository, Rotation, StorageError,
-    ThrottleRepository,
+    Admission, Attempt, AttemptTicket, RefreshTokenRecord, RevocationRepository, Rotation,
+    StorageError, ThrottleRepository,
 };
 use uuid::Uuid;
 
@@ -47,27 +47,18 @@ impl RevocationRepository for DieselStorage {
 
 #[async_trait]
 impl ThrottleRepository for DieselStorage {
-    async fn usage(
-        &self,
-        buckets: Vec<String>,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<BucketUsage>, StorageError> {
-        let since = truncate_to_micros(since);
-        let rows = self
-            .blocking(move |db| dispatch!(db, throttle_usage(&buckets, since)))
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(count, oldest)| BucketUsage {
-                count: u64::try_from(count).unwrap_or(0),
-                oldest: oldest.map(|at| at.and_utc()),
-            })
-            .collect())
+    async fn admit(&self, attempt: Attempt) -> Result<Admission, StorageError> {
+        let since = truncate_to_micros(attempt.since);
+        let at = truncate_to_micros(attempt.at);
+        self.blocking(move |db| {
+            let subject = attempt.subject.as_deref();
+            dispatch!(db, throttle_admit(&attempt.buckets, subject, since, at))
+        })
+        .await
     }
 
-    async fn record(&self, buckets: Vec<String>, at: DateTime<Utc>) -> Result<(), StorageError> {
-        let at = truncate_to_micros(at);
-        self.blocking(move |db| dispatch!(db, throttle_record(&buckets, at)))
+    async fn withdraw(&self, ticket: AttemptTicket) -> Result<(), StorageError> {
+        self.blocking(move |db| dispatch!(db, throttle_withdraw(&ticket.0)))
             .await
     }
 
@@ -76,9 +67,36 @@ impl ThrottleRepository for DieselStorage {
             .await
     }
 
+    async fn clear_subject(&self, subject: String) -> Result<u64, StorageError> {
+        self.blocking(move |db| dispatch!(db, throttle_clear_subject(&subject)))
+            .await
+    }
+
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
         let before = truncate_to_micros(before);
         self.blocking(move |db| dispatch!(db, throttle_prune(before)))
+            .await
+    }
+
+    async fn is_known_source(
+        &self,
+        source: String,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let since = truncate_to_micros(since);
+        self.blocking(move |db| dispatch!(db, is_known_source(&source, since)))
+            .await
+    }
+
+    async fn remember_source(&self, source: String, at: DateTime<Utc>) -> Result<(), StorageError> {
+        let at = truncate_to_micros(at);
+        self.blocking(move |db| dispatch!(db, remember_source(&source, at)))
+            .await
+    }
+
+    async fn prune_sources(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
+        let before = truncate_to_micros(before);
+        self.blocking(move |db| dispatch!(db, prune_sources(before)))
             .await
     }
 }

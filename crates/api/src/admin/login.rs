@@ -24,10 +24,11 @@ pub struct LoginForm {
     csrf_token: Option<String>,
 }
 
-/// The logout form.
+/// A form that carries nothing but its CSRF token (logout, lifting a login lock).
 #[derive(Debug, Deserialize)]
 pub struct CsrfForm {
-    csrf_token: Option<String>,
+    /// The session's CSRF token.
+    pub csrf_token: Option<String>,
 }
 
 /// Renders the login form with a fresh double-submit CSRF token (cookie + hidden field).

@@ -22,9 +22,17 @@ mod views;
 
 use std::time::Duration;
 
-use actix_web::{HttpResponse, http::header, middleware::DefaultHeaders, web};
+use actix_web::{
+    HttpResponse, ResponseError,
+    body::{EitherBody, MessageBody},
+    dev::{ServiceRequest, ServiceResponse},
+    http::header,
+    middleware::{DefaultHeaders, Next, from_fn},
+    web,
+};
 
 pub use error::AdminPageError;
+pub use session::CookiePolicy;
 
 /// How long an admin session lives after login.
 pub const SESSION_TTL: Duration = Duration::from_secs(8 * 60 * 60);
@@ -43,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::QueryConfig::default()
                     .error_handler(|err, _| AdminPageError::BadRequest(err.to_string()).into()),
             )
+            .wrap(from_fn(refuse_cross_site_forms))
             .wrap(
                 DefaultHeaders::new()
                     .add((header::CACHE_CONTROL, "no-store"))
@@ -71,10 +80,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/users/{id}/password/",
                 web::post().to(users::reset_password),
             ))
+            .service(page(
+                "/users/{id}/login-lock/",
+                web::post().to(users::lift_login_lock),
+            ))
             .service(page("/chats/", web::get().to(chats::list)))
             .service(page("/chats/{id}/", web::get().to(chats::detail)))
             .default_service(web::to(error::not_found)),
     );
+}
+
+/// Refuses a cross-site browser form post to any admin page (see `extract::cross_site`) with the
+/// HTML 403 page, before the form is read or a session looked at.
+async fn refuse_cross_site_forms<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    if crate::extract::cross_site::is_cross_site_form_post(req.request()) {
+        let refusal = AdminPageError::Forbidden(
+            "Cross-site form posts are not accepted. Open the admin panel at its own address and \
+             submit the form there.",
+        );
+        return Ok(req
+            .into_response(refusal.error_response())
+            .map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// A resource whose other methods get the HTML 405 page.

@@ -17,20 +17,32 @@ pub const SESSION_COOKIE: &str = "chat_admin_session";
 /// Name of the login form's CSRF cookie (double submit: no session exists yet).
 pub const LOGIN_CSRF_COOKIE: &str = "chat_admin_login_csrf";
 
+/// Whether admin cookies are always `Secure`: outside the development profile they are, so a
+/// deployment that forgot to forward the scheme (`X-Forwarded-Proto`) never sends a session
+/// cookie over plain HTTP. Registered as app data by the server; absent means development.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CookiePolicy {
+    /// `Secure` on every admin cookie, whatever the request's scheme.
+    pub always_secure: bool,
+}
+
 /// A cookie scoped to `/admin/`: HttpOnly (scripts cannot read it), SameSite=Strict (no other
-/// site can make the browser send it), Secure when the request came over TLS. `max_age` of
-/// `None` deletes it.
+/// site can make the browser send it), Secure when the request came over TLS or the
+/// [`CookiePolicy`] says always. `max_age` of `None` deletes it.
 pub fn admin_cookie(
     req: &HttpRequest,
     name: &'static str,
     value: String,
     max_age: Option<i64>,
 ) -> Cookie<'static> {
+    let always_secure = req
+        .app_data::<web::Data<CookiePolicy>>()
+        .is_some_and(|policy| policy.always_secure);
     let mut cookie = Cookie::build(name, value)
         .path("/admin/")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(req.connection_info().scheme() == "https")
+        .secure(always_secure || req.connection_info().scheme() == "https")
         .finish();
     match max_age {
         Some(seconds) => cookie.set_max_age(CookieDuration::seconds(seconds)),

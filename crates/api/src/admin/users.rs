@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::{
     AdminPageError,
     error::render,
+    login::CsrfForm,
     page_number, see_other,
     session::Admin,
     views::{Pager, UserForms, UserPage, UserRow, UsersPage},
@@ -84,8 +85,11 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "credited" => Some("Tokens credited."),
         "debited" => Some("Tokens debited."),
         "activated" => Some("Account activated."),
-        "deactivated" => Some("Account deactivated; its tokens stopped working."),
-        "password" => Some("Password reset; the user's refresh tokens were revoked."),
+        "deactivated" => Some("Account deactivated; its sessions were ended."),
+        "password" => Some("Password reset; the user's sessions were ended."),
+        "unlocked" => {
+            Some("Login lock lifted; failed logins against this username were forgotten.")
+        }
         _ => None,
     }
 }
@@ -240,5 +244,23 @@ pub async fn reset_password(
         .reset_password(&admin.0.user, id, &password)
         .await
         .map(|()| "password");
+    outcome(&state, &admin, id, result, UserForms::default()).await
+}
+
+/// `POST /admin/users/<id>/login-lock/`: forgets the failed logins counted against the user.
+pub async fn lift_login_lock(
+    state: web::Data<AppState>,
+    form: web::Form<CsrfForm>,
+    admin: Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminPageError> {
+    admin.check_csrf(form.csrf_token.as_deref())?;
+    let id = user_id(&path)?;
+    let result = state
+        .admin
+        .users
+        .lift_login_lock(&admin.0.user, id)
+        .await
+        .map(|_| "unlocked");
     outcome(&state, &admin, id, result, UserForms::default()).await
 }

@@ -5,8 +5,19 @@
 //! proxies, and the first address not among them is the client. A client can prepend anything to
 //! `X-Forwarded-For`, but cannot forge what the trusted proxy appended, so the header is never
 //! believed when the peer is not a trusted proxy, and never left of the first untrusted hop.
+//!
+//! Behind a load balancer that no one configured as trusted, every client shares the balancer's
+//! address, so one client's failed logins throttle everyone. That shows as `X-Forwarded-For`
+//! arriving from a private-range peer while no proxy is trusted: the server then logs one
+//! warning (per process) pointing at `server.trusted_proxies`.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header::HeaderMap, web};
 use futures_util::future::{Ready, ready};
@@ -55,31 +66,76 @@ fn parse_hop(entry: &str) -> Option<IpAddr> {
         .map(canonical)
 }
 
+/// Whether `ip` is where a load balancer in front of chat-api usually sits: a private, shared
+/// (carrier-grade NAT), link-local or loopback address, or an IPv6 unique-local one.
+fn is_private_range(ip: IpAddr) -> bool {
+    match canonical(ip) {
+        IpAddr::V4(v4) => {
+            let [first, second, ..] = v4.octets();
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || (first == 100 && (64..128).contains(&second))
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback() || first & 0xfe00 == 0xfc00 || first & 0xffc0 == 0xfe80
+        }
+    }
+}
+
 /// The proxies whose `X-Forwarded-For` is believed (`server.trusted_proxies`).
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    blocks: Vec<IpNet>,
+    /// Set once the missing-proxy warning was logged; shared by every worker of the process.
+    warned: Arc<AtomicBool>,
+}
 
 impl TrustedProxies {
     /// Parses the configured entries; blank entries (an empty environment variable) are skipped.
     pub fn parse(entries: &[String]) -> Result<Self, String> {
-        entries
+        let blocks = entries
             .iter()
             .flat_map(|entry| entry.split(','))
             .filter(|entry| !entry.trim().is_empty())
             .map(parse_block)
-            .collect::<Result<Vec<_>, _>>()
-            .map(Self)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            blocks,
+            warned: Arc::default(),
+        })
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is a configured trusted proxy.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.0.iter().any(|block| block.contains(&ip))
+        self.blocks.iter().any(|block| block.contains(&ip))
+    }
+
+    /// Logs, once per process, that `X-Forwarded-For` arrives from a private-range peer while no
+    /// proxy is trusted: the signature of a load balancer nobody configured.
+    fn warn_if_unconfigured_proxy(&self, peer: IpAddr, headers: &HeaderMap) {
+        if self.blocks.is_empty()
+            && headers.contains_key("x-forwarded-for")
+            && is_private_range(peer)
+            && !self.warned.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                %peer,
+                "requests carry X-Forwarded-For from a private-range peer but \
+                 server.trusted_proxies is empty: every client behind that proxy counts as the \
+                 proxy's address, so one client's failed logins throttle them all (see \
+                 docs/deploy.md)"
+            );
+        }
     }
 
     /// The client address for a request from `peer` with these headers.
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = canonical(peer);
         if !self.trusts(peer) {
+            self.warn_if_unconfigured_proxy(peer, headers);
             return peer;
         }
         let hops: Vec<&str> = headers
@@ -207,6 +263,57 @@ mod tests {
             assert!(TrustedProxies::parse(&[bad.to_owned()]).is_err(), "{bad}");
         }
         assert!(proxies(&["0.0.0.0/0"]).trusts(ip("8.8.8.8")));
+    }
+
+    #[test]
+    fn forwarded_for_from_a_private_peer_without_trusted_proxies_is_warned_about_once() {
+        let none = TrustedProxies::default();
+        let forwarded = headers(&["203.0.113.9"]);
+        let (_, logs) = crate::log_capture::logs_of(|| {
+            for peer in [
+                "10.1.2.3",
+                "172.16.0.9",
+                "192.168.1.1",
+                "fd12::1",
+                "127.0.0.1",
+            ] {
+                assert_eq!(none.client_ip(ip(peer), &forwarded), ip(peer));
+            }
+        });
+        assert_eq!(
+            logs.matches("server.trusted_proxies is empty").count(),
+            1,
+            "{logs}"
+        );
+        for (proxies, peer, headers) in [
+            (TrustedProxies::default(), "203.0.113.1", forwarded.clone()),
+            (TrustedProxies::default(), "10.1.2.3", HeaderMap::new()),
+            (proxies(&["10.0.0.1"]), "10.9.9.9", forwarded.clone()),
+        ] {
+            let (_, logs) = crate::log_capture::logs_of(|| proxies.client_ip(ip(peer), &headers));
+            assert!(!logs.contains("trusted_proxies"), "{peer}: {logs}");
+        }
+    }
+
+    #[test]
+    fn private_ranges_are_recognised() {
+        for private in [
+            "10.0.0.1",
+            "172.31.255.255",
+            "192.168.0.1",
+            "100.64.0.1",
+            "169.254.1.1",
+            "127.0.0.1",
+            "::1",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(is_private_range(ip(private)), "{private}");
+        }
+        for public in ["8.8.8.8", "100.128.0.1", "172.32.0.1", "2001:db8::1"] {
+            assert!(!is_private_range(ip(public)), "{public}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod body;
 pub mod client_ip;
+pub mod cross_site;
 
 pub use auth::{BearerToken, CurrentUser};
 pub use body::FormOrJson;

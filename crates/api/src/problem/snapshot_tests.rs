@@ -56,6 +56,7 @@ fn snapshot_name(error: &ApiError) -> &'static str {
         ApiError::NotAuthenticated => "not_authenticated",
         ApiError::NotFound => "not_found",
         ApiError::MethodNotAllowed => "method_not_allowed",
+        ApiError::CrossSiteRequest => "cross_site_request",
         ApiError::NotReady(_) => "not_ready",
     }
 }
@@ -101,6 +102,7 @@ fn examples() -> Vec<ApiError> {
         ApiError::NotAuthenticated,
         ApiError::NotFound,
         ApiError::MethodNotAllowed,
+        ApiError::CrossSiteRequest,
         ApiError::NotReady(crate::ops::health::NotReady::DatabaseUnreachable),
     ]
 }
@@ -140,7 +142,7 @@ async fn every_reason_a_token_is_refused_gets_the_same_body() {
         TokenError::Revoked,
         TokenError::AccountGone(domain::UserId(7)),
         TokenError::AccountInactive(domain::UserId(7)),
-        TokenError::IssuedBeforeReset(domain::UserId(7)),
+        TokenError::CredentialsChanged(domain::UserId(7)),
         TokenError::OtherAccount {
             owner: domain::UserId(7),
             presenter: domain::UserId(8),

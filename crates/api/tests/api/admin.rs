@@ -103,14 +103,25 @@ impl<'a> Browser<'a> {
     }
 
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
-        let response = self
+        self.post_with(path, form, &[]).await
+    }
+
+    /// POSTs a form with extra request headers (`Origin`, `Sec-Fetch-Site`, ...).
+    pub async fn post_with(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut request = self
             .client
             .post(self.app.url(path))
             .header(header::COOKIE, self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
+            .form(form);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
         self.absorb(&response);
         response
     }
@@ -669,7 +680,9 @@ async fn a_missing_or_wrong_csrf_token_is_forbidden_and_changes_nothing(backend:
 }
 
 #[apply(on_every_backend)]
-async fn deactivation_stops_a_users_tokens_at_once_and_activation_restores_them(backend: Backend) {
+async fn deactivation_ends_a_users_sessions_and_reactivation_does_not_revive_them(
+    backend: Backend,
+) {
     let app = spawn_app(backend).await;
     let user = app.signed_up("sleeper").await;
     let mut browser = Browser::new(&app);
@@ -703,7 +716,25 @@ async fn deactivation_stops_a_users_tokens_at_once_and_activation_restores_them(
         )
         .await;
     assert_redirect(&response, "/admin/users/1/?notice=activated");
-    assert_eq!(app.balance(&user.access).await, 4000);
+    let old_access = app
+        .client
+        .get(app.url("/token_balance/"))
+        .header("Authorization", format!("Token {}", user.access))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(old_access, StatusCode::UNAUTHORIZED, "token_invalid").await;
+    let old_refresh = app
+        .post("/token/refresh/", json!({"refresh": user.refresh}), None)
+        .await;
+    assert_problem(old_refresh, StatusCode::UNAUTHORIZED, "token_invalid").await;
+    let fresh = app.login("sleeper", "password123").await;
+    assert_eq!(fresh.status(), StatusCode::OK, "the owner logs in again");
+    let fresh: serde_json::Value = fresh.json().await.unwrap();
+    assert_eq!(
+        app.balance(fresh["access_token"].as_str().unwrap()).await,
+        4000
+    );
     let response = browser
         .post(
             &format!("/admin/users/{admin_id}/active/"),
@@ -719,7 +750,7 @@ async fn deactivation_stops_a_users_tokens_at_once_and_activation_restores_them(
 }
 
 #[apply(on_every_backend)]
-async fn a_password_reset_sets_the_password_and_revokes_refresh_tokens(backend: Backend) {
+async fn a_password_reset_sets_the_password_and_ends_every_session(backend: Backend) {
     let app = spawn_app(backend).await;
     let user = app.signed_up("forgetful").await;
     let mut browser = Browser::new(&app);
@@ -747,12 +778,17 @@ async fn a_password_reset_sets_the_password_and_revokes_refresh_tokens(backend: 
         .post("/token/refresh/", json!({"refresh": user.refresh}), None)
         .await;
     assert_problem(response, StatusCode::UNAUTHORIZED, "token_invalid").await;
+    assert_problem(
+        app.chat(&user.access, "still here?").await,
+        StatusCode::UNAUTHORIZED,
+        "token_invalid",
+    )
+    .await;
     assert_eq!(
         app.login("forgetful", "password123").await.status(),
         StatusCode::UNAUTHORIZED
     );
-    // JWT iat has whole seconds: a token from the reset's own second is refused too.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // Tokens issued right after the reset work at once: no whole-second cutoff to wait out.
     let response = app.login("forgetful", "brand-new-pass").await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: serde_json::Value = response.json().await.unwrap();
@@ -978,5 +1014,321 @@ async fn unknown_admin_paths_wrong_methods_and_bad_forms_get_html_errors_not_500
         balance_of(&app, 1).await,
         4000,
         "no refused request changed anything"
+    );
+}
+
+#[apply(on_every_backend)]
+async fn a_login_racing_an_admin_reset_never_yields_a_token_that_works_after_it(backend: Backend) {
+    let app = std::sync::Arc::new(
+        spawn_app_with(
+            backend,
+            |s| {
+                s.throttle.login_per_pair = 0;
+                s.throttle.login_per_username = 0;
+                s.throttle.login_per_ip = 0;
+            },
+            Overrides::default(),
+        )
+        .await,
+    );
+    let user = app.signed_up("racer").await;
+    let id = user_id_of(&user.access);
+    let mut browser = Browser::new(&app);
+    browser.logged_in_admin("root").await;
+    let csrf = browser.csrf().await;
+    let mut password = "password123".to_owned();
+    let mut logged_in_before_the_reset = 0;
+    for round in 0..30 {
+        let next = format!("reset-password-{round}");
+        let login = {
+            let (app, password) = (app.clone(), password.clone());
+            tokio::spawn(async move { app.login("racer", &password).await })
+        };
+        let reset = browser
+            .post(
+                &format!("/admin/users/{id}/password/"),
+                &[("csrf_token", &csrf), ("password", &next)],
+            )
+            .await;
+        assert_redirect(&reset, &format!("/admin/users/{id}/?notice=password"));
+        let login = login.await.unwrap();
+        if login.status() == StatusCode::OK {
+            logged_in_before_the_reset += 1;
+            let tokens: serde_json::Value = login.json().await.unwrap();
+            let access = tokens["access_token"].as_str().unwrap();
+            let refresh = tokens["refresh_token"].as_str().unwrap();
+            assert_problem(
+                app.chat(access, "after the reset").await,
+                StatusCode::UNAUTHORIZED,
+                "token_invalid",
+            )
+            .await;
+            assert_problem(
+                app.post("/token/refresh/", json!({"refresh": refresh}), None)
+                    .await,
+                StatusCode::UNAUTHORIZED,
+                "token_invalid",
+            )
+            .await;
+        } else {
+            assert_eq!(login.status(), StatusCode::UNAUTHORIZED, "round {round}");
+        }
+        password = next;
+    }
+    assert!(
+        logged_in_before_the_reset > 0,
+        "some logins must have raced the reset with the old password"
+    );
+    assert_eq!(
+        app.login("racer", &password).await.status(),
+        StatusCode::OK,
+        "the newest password works"
+    );
+}
+
+#[apply(on_every_backend)]
+async fn a_nul_in_any_admin_field_is_a_client_error_never_an_outage(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signed_up("victim").await;
+    create_superuser(&app, "root").await;
+    let mut anonymous = Browser::new(&app);
+    for (username, password) in [("ro\0ot", ADMIN_PASSWORD), ("root", "admin-pass\0word-1")] {
+        let response = anonymous.login(username, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "{username:?}");
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("id=\"login-error\"")
+        );
+    }
+    let mut browser = Browser::new(&app);
+    browser.login("root", ADMIN_PASSWORD).await;
+    let csrf = browser.csrf().await;
+    type Form<'a> = Vec<(&'a str, &'a str)>;
+    let posts: [(&str, Form, StatusCode); 8] = [
+        (
+            "/admin/users/1/tokens/",
+            vec![("direction", "credit"), ("amount", "1\0"), ("reason", "r")],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/admin/users/1/tokens/",
+            vec![("direction", "credit"), ("amount", "1"), ("reason", "a\0b")],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/admin/users/1/tokens/",
+            vec![("direction", "cre\0dit"), ("amount", "1"), ("reason", "r")],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/admin/users/1/active/",
+            vec![("active", "fal\0se")],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/admin/users/1/password/",
+            vec![("password", "new-pass\0word")],
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/admin/users/1/login-lock/",
+            vec![("csrf_token", "x\0")],
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "/admin/users/1\0/login-lock/",
+            vec![],
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/admin/logout/",
+            vec![("csrf_token", "\0")],
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (path, fields, status) in posts {
+        // The session's token unless the case brings its own.
+        let mut form = fields;
+        if form.iter().all(|(name, _)| *name != "csrf_token") {
+            form.push(("csrf_token", csrf.as_str()));
+        }
+        let response = browser.post(path, &form).await;
+        assert_eq!(response.status(), status, "{path} {form:?}");
+        assert_html(&response);
+    }
+    for path in [
+        "/admin/users/?q=%00",
+        "/admin/users/?q=a%00b&page=%00",
+        "/admin/chats/?user=%00",
+        "/admin/chats/?from=%00&to=2025-01-01%00",
+        "/admin/users/%00/",
+        "/admin/chats/%00/",
+    ] {
+        let status = browser.get(path).await.status();
+        assert!(
+            status.is_success() || status.is_client_error(),
+            "{path}: {status}"
+        );
+    }
+    assert_eq!(balance_of(&app, 1).await, 4000, "nothing changed");
+    assert_eq!(
+        app.login("victim", "password123").await.status(),
+        StatusCode::OK
+    );
+}
+
+#[apply(on_every_backend)]
+async fn a_cross_site_form_post_to_the_admin_is_refused_and_its_own_forms_work(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        |s| s.server.trusted_proxies = vec!["127.0.0.1".into()],
+        Overrides::default(),
+    )
+    .await;
+    app.signed_up("victim").await;
+    create_superuser(&app, "root").await;
+    let mut browser = Browser::new(&app);
+    let csrf = csrf_in(&browser.page("/admin/login/").await);
+    let login = [
+        ("username", "root"),
+        ("password", ADMIN_PASSWORD),
+        ("csrf_token", csrf.as_str()),
+    ];
+    for headers in [
+        [
+            ("Origin", "https://evil.example"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+        [
+            ("Origin", "https://evil.example"),
+            ("Sec-Fetch-Site", "none"),
+        ],
+        [("Origin", "null"), ("X-Ignored", "")],
+        [("Sec-Fetch-Site", "cross-site"), ("X-Ignored", "")],
+    ] {
+        let response = browser.post_with("/admin/login/", &login, &headers).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{headers:?}");
+        assert_html(&response);
+        assert!(
+            response
+                .headers()
+                .contains_key(header::CONTENT_SECURITY_POLICY)
+        );
+        assert!(browser.session_cookie().is_none());
+    }
+    let own = app.address.clone();
+    let response = browser
+        .post_with(
+            "/admin/login/",
+            &login,
+            &[("Origin", &own), ("Sec-Fetch-Site", "same-origin")],
+        )
+        .await;
+    assert_redirect(&response, "/admin/");
+    let csrf = browser.csrf().await;
+    let credit = [
+        ("csrf_token", csrf.as_str()),
+        ("direction", "credit"),
+        ("amount", "500"),
+        ("reason", "cross-site"),
+    ];
+    let response = browser
+        .post_with(
+            "/admin/users/1/tokens/",
+            &credit,
+            &[("Origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(balance_of(&app, 1).await, 4000, "the session rode nothing");
+    // Behind a TLS-terminating trusted proxy the browser's origin is https.
+    let tls_origin = own.replacen("http://", "https://", 1);
+    let response = browser
+        .post_with(
+            "/admin/users/1/tokens/",
+            &credit,
+            &[("Origin", &tls_origin), ("X-Forwarded-Proto", "https")],
+        )
+        .await;
+    assert_redirect(&response, "/admin/users/1/?notice=credited");
+    assert_eq!(balance_of(&app, 1).await, 4500);
+}
+
+#[apply(on_every_backend)]
+async fn outside_development_every_admin_cookie_is_secure(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        |s| s.profile = "production".into(),
+        Overrides::default(),
+    )
+    .await;
+    create_superuser(&app, "root").await;
+    let mut browser = Browser::new(&app);
+    let response = browser.login("root", ADMIN_PASSWORD).await;
+    assert_redirect(&response, "/admin/");
+    let session = browser
+        .last_set_cookies
+        .iter()
+        .find(|c| c.starts_with("chat_admin_session="))
+        .expect("a session cookie");
+    assert!(
+        session.contains("Secure"),
+        "plain HTTP, yet Secure: {session}"
+    );
+    browser.get("/admin/login/").await;
+    let development = spawn_app(backend).await;
+    create_superuser(&development, "root").await;
+    let mut local = Browser::new(&development);
+    local.login("root", ADMIN_PASSWORD).await;
+    let session = local
+        .last_set_cookies
+        .iter()
+        .find(|c| c.starts_with("chat_admin_session="))
+        .expect("a session cookie");
+    assert!(
+        !session.contains("Secure"),
+        "development over plain HTTP stays usable: {session}"
+    );
+}
+
+#[apply(on_every_backend)]
+async fn lifting_a_login_lock_on_the_user_page_lets_the_owner_back_in(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let user = app.signed_up("locked_out").await;
+    let id = user_id_of(&user.access);
+    for _ in 0..5 {
+        assert_eq!(
+            app.login("locked_out", "wrong-password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        app.login("locked_out", "password123").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let mut browser = Browser::new(&app);
+    browser.logged_in_admin("root").await;
+    let page = browser.page(&format!("/admin/users/{id}/")).await;
+    assert!(page.contains("id=\"lift-login-lock\""));
+    let csrf = csrf_in(&page);
+    let response = browser
+        .post(
+            &format!("/admin/users/{id}/login-lock/"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_redirect(&response, &format!("/admin/users/{id}/?notice=unlocked"));
+    assert!(
+        browser
+            .page(&format!("/admin/users/{id}/?notice=unlocked"))
+            .await
+            .contains("Login lock lifted")
+    );
+    assert_eq!(
+        app.login("locked_out", "password123").await.status(),
+        StatusCode::OK
     );
 }

@@ -133,6 +133,92 @@ fn logout(name: &str, access: &str, body: Value, status: StatusCode, code: &'sta
         .json(body)
 }
 
+/// A NUL (which PostgreSQL text cannot store) in every string field of every route, in JSON and
+/// in form bodies: each is a 400 before anything reaches storage. (Header values cannot carry a
+/// NUL at all: HTTP forbids it, and neither client nor server will send or accept one.)
+fn nul_cases(victim: &Session) -> Vec<Case> {
+    let nul = |text: &str| format!("{text}\u{0}");
+    let form = "application/x-www-form-urlencoded";
+    let access = victim.access.as_str();
+    let mut cases = Vec::new();
+    for (path, fields) in [
+        ("/register/", ["username", "password"]),
+        ("/login/", ["username", "password"]),
+    ] {
+        for field in fields {
+            let mut body = json!({"username": "victim", "password": "password123"});
+            body[field] = json!(nul(body[field].as_str().unwrap()));
+            let name = format!("{path}: NUL in {field}");
+            cases.push(case(&name, Method::POST, path, BAD, "invalid_request").json(body));
+            let encoded = if field == "username" {
+                "username=vic%00tim&password=password123"
+            } else {
+                "username=victim&password=pass%00word123"
+            };
+            cases.push(
+                case(
+                    &format!("{name}, form"),
+                    Method::POST,
+                    path,
+                    BAD,
+                    "invalid_request",
+                )
+                .raw(form, encoded),
+            );
+        }
+    }
+    let refresh = nul(&victim.refresh);
+    cases.extend([
+        case(
+            "refresh: NUL in refresh",
+            Method::POST,
+            "/token/refresh/",
+            BAD,
+            "invalid_request",
+        )
+        .json(json!({"refresh": refresh})),
+        case(
+            "refresh: NUL in refresh, form",
+            Method::POST,
+            "/token/refresh/",
+            BAD,
+            "invalid_request",
+        )
+        .raw(form, "refresh=%00"),
+        logout(
+            "logout: NUL in refresh",
+            access,
+            json!({"refresh": refresh}),
+            BAD,
+            "invalid_request",
+        ),
+        case(
+            "logout: NUL in refresh, form",
+            Method::POST,
+            "/logout/",
+            BAD,
+            "invalid_request",
+        )
+        .token(access)
+        .raw(form, "refresh=x%00"),
+        chat(
+            "chat: NUL alone as the message",
+            access,
+            json!({"message": "\u{0}"}),
+        ),
+        case(
+            "chat: NUL in message, form",
+            Method::POST,
+            "/chatView/",
+            BAD,
+            "invalid_request",
+        )
+        .token(access)
+        .raw(form, "message=hi%00there"),
+    ]);
+    cases
+}
+
 fn cases(victim: &Session, victim_id: i64) -> Vec<Case> {
     let secret = TEST_SECRET.as_bytes();
     let hs256 = || Header::new(Algorithm::HS256);
@@ -781,7 +867,8 @@ async fn hostile_requests_get_exact_errors_and_change_nothing(backend: Backend) 
     let app = spawn_app(backend).await;
     let victim = app.signed_up("victim").await;
     let victim_id = user_id_of(&victim.access);
-    let cases = cases(&victim, victim_id);
+    let mut cases = cases(&victim, victim_id);
+    cases.extend(nul_cases(&victim));
     assert!(
         cases.len() >= 60,
         "the suite covers at least 60 hostile requests"

@@ -9,6 +9,7 @@ use rstest::rstest;
 use rstest_reuse::apply;
 use serde_json::{Value, json};
 use test_support::{Backend, on_every_backend};
+use tokio::sync::Notify;
 
 use crate::helpers::*;
 
@@ -59,7 +60,7 @@ async fn concurrent_duplicates_wait_for_the_first_and_share_its_answer(backend: 
     };
     let app = Arc::new(spawn_app_with(backend, |_| {}, overrides).await);
     let session = app.signed_up("impatient").await;
-    let requests = (0..10).map(|_| {
+    let requests = (0..=application::send_chat::MAX_WAITERS_PER_KEY).map(|_| {
         let (app, access) = (app.clone(), session.access.clone());
         tokio::spawn(async move { keyed_chat(&app, &access, "same-key", "Hello").await })
     });
@@ -108,4 +109,69 @@ async fn keys_belong_to_one_user(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert_ne!(alices["user"], bobs["user"], "bob never sees alice's chat");
     assert_eq!(app.balance(&bob.access).await, 3900);
+}
+
+#[apply(on_every_backend)]
+async fn waiters_on_a_key_are_bounded_and_hold_no_database_connection(backend: Backend) {
+    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let gate = (started.clone(), release.clone());
+    let responder = FnResponder(move |message| {
+        let (started, release) = gate.clone();
+        async move {
+            started.notify_one();
+            release.notified().await;
+            Ok(format!("gated answer to {message}"))
+        }
+    });
+    let overrides = Overrides {
+        responder: Some(Arc::new(responder)),
+    };
+    // Fewer pooled connections than waiters: a waiter that kept one would starve the rest.
+    let app =
+        Arc::new(spawn_app_with(backend, |s| s.database.max_connections = 2, overrides).await);
+    let session = app.signed_up("hammering").await;
+    let (done, mut answers) = tokio::sync::mpsc::unbounded_channel();
+    let send = |done: tokio::sync::mpsc::UnboundedSender<(StatusCode, Value)>| {
+        let (app, access) = (app.clone(), session.access.clone());
+        tokio::spawn(async move {
+            let answer = keyed_chat(&app, &access, "hot-key", "Hello").await;
+            done.send(answer).unwrap();
+        })
+    };
+    send(done.clone());
+    started.notified().await;
+    let waiters = application::send_chat::MAX_WAITERS_PER_KEY;
+    let refused = 11;
+    for _ in 0..waiters + refused {
+        send(done.clone());
+    }
+    for _ in 0..refused {
+        // Refused at once, not after waiting out the first request's deadline.
+        let (status, body) = tokio::time::timeout(Duration::from_secs(20), answers.recv())
+            .await
+            .expect("refused without waiting")
+            .unwrap();
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::CONFLICT, Some("idempotency_key_in_progress")),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        app.balance(&session.access).await,
+        3900,
+        "the pool serves others while the waiters wait"
+    );
+    release.notify_one();
+    let mut served = Vec::new();
+    for _ in 0..=waiters {
+        served.push(answers.recv().await.unwrap());
+    }
+    assert_eq!(served[0].0, StatusCode::OK);
+    assert!(
+        served.iter().all(|answer| answer == &served[0]),
+        "{served:?}"
+    );
+    assert_eq!(app.balance(&session.access).await, 3900, "charged once");
+    app.assert_ledger_consistent().await;
 }

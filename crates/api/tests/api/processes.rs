@@ -126,8 +126,9 @@ pub fn assert_charged_exactly_for_stored_chats(
     }
     let mismatched = sql::integer(
         url,
-        "SELECT CAST(COUNT(*) AS TEXT) AS value FROM users u WHERE u.tokens <> 4000 - 100 * \
-         (SELECT COUNT(*) FROM chats c WHERE c.user_id = u.id)",
+        "SELECT CAST(COUNT(*) AS TEXT) AS value FROM users u WHERE u.tokens <> \
+         (SELECT SUM(amount) FROM ledger_entries l WHERE l.user_id = u.id AND l.kind = \
+         'signup_grant') - 100 * (SELECT COUNT(*) FROM chats c WHERE c.user_id = u.id)",
     );
     assert_eq!(
         mismatched, 0,
@@ -248,6 +249,95 @@ async fn three_processes_share_one_database_without_overspending(backend: Backen
     );
     let check = run(&db.url, workdir.path(), &["check-ledger"], &[]);
     assert!(check.status.success());
+}
+
+/// Sends `count` requests at once, spread over `remotes` in turn; returns how many got each status.
+async fn burst_across(
+    remotes: &[Remote],
+    count: usize,
+    path: &'static str,
+    body: impl Fn(usize) -> Value,
+) -> std::collections::BTreeMap<u16, usize> {
+    let requests = (0..count).map(|i| {
+        let (remote, body) = (remotes[i % remotes.len()].clone(), body(i));
+        tokio::spawn(async move { remote.post(path, body, None).await.unwrap().status() })
+    });
+    let mut tally = std::collections::BTreeMap::new();
+    for status in crate::helpers::join_statuses(requests).await {
+        *tally.entry(status.as_u16()).or_default() += 1;
+    }
+    tally
+}
+
+#[apply(on_every_backend)]
+async fn three_processes_share_the_exact_throttle_limits(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let workdir = tempfile::tempdir().unwrap();
+    let first = ServerProcess::start(&db.url, workdir.path(), &[]).await;
+    let servers = [
+        first,
+        ServerProcess::start(&db.url, workdir.path(), &[]).await,
+        ServerProcess::start(&db.url, workdir.path(), &[]).await,
+    ];
+    let remotes: Vec<Remote> = servers.iter().map(Remote::of).collect();
+    let sign_ups = burst_across(
+        &remotes,
+        60,
+        "/register/",
+        |i| json!({"username": format!("farm{i}"), "password": "password123"}),
+    )
+    .await;
+    assert_eq!(sign_ups, [(201, 20), (429, 40)].into(), "{sign_ups:?}");
+    let guesses = burst_across(
+        &remotes,
+        40,
+        "/login/",
+        |_| json!({"username": "farm0", "password": "wrong-password-1"}),
+    )
+    .await;
+    assert_eq!(guesses, [(401, 5), (429, 35)].into(), "{guesses:?}");
+}
+
+#[apply(on_every_backend)]
+async fn throttle_clear_lifts_a_login_lock(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let workdir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&db.url, workdir.path(), &[]).await;
+    let remote = Remote::of(&server);
+    remote.signed_up("locked").await;
+    let login = |password: &'static str| {
+        let remote = remote.clone();
+        async move {
+            remote
+                .post(
+                    "/login/",
+                    json!({"username": "locked", "password": password}),
+                    None,
+                )
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(login("wrong-password-1").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(login("password123").await, StatusCode::TOO_MANY_REQUESTS);
+    let clear = run(
+        &db.url,
+        workdir.path(),
+        &["throttle", "clear", "--username", "LOCKED"],
+        &[],
+    );
+    assert!(
+        clear.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clear.stderr)
+    );
+    assert!(String::from_utf8_lossy(&clear.stdout).contains("lifted"));
+    assert_eq!(login("password123").await, StatusCode::OK);
+    let missing = run(&db.url, workdir.path(), &["throttle", "clear"], &[]);
+    assert_eq!(missing.status.code(), Some(2), "--username is required");
 }
 
 #[apply(on_every_backend)]
@@ -371,6 +461,58 @@ fn startup_refuses_unknown_schemes_and_missing_secrets() {
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 32 bytes"));
 }
 
+#[test]
+fn the_development_profile_refuses_to_listen_on_every_address_unless_told_to() {
+    let workdir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", workdir.path().join("dev.db").display());
+    let public = run(
+        &sqlite,
+        workdir.path(),
+        &["serve"],
+        &[("CHAT_API__SERVER__HOST", "0.0.0.0")],
+    );
+    assert_eq!(public.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&public.stderr);
+    assert!(
+        stderr.contains("server.host") && stderr.contains("allow_public_bind_in_development"),
+        "{stderr}"
+    );
+    let allowed = run(
+        &sqlite,
+        workdir.path(),
+        &["migrate"],
+        &[
+            ("CHAT_API__SERVER__HOST", "0.0.0.0"),
+            ("CHAT_API__SERVER__ALLOW_PUBLIC_BIND_IN_DEVELOPMENT", "true"),
+        ],
+    );
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+}
+
+/// The database file the development profile keeps its generated JWT secret in is readable by
+/// its owner only.
+#[cfg(unix)]
+#[test]
+fn the_sqlite_database_is_created_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let workdir = tempfile::tempdir().unwrap();
+    let file = workdir.path().join("chat-api.db");
+    let sqlite = format!("sqlite://{}", file.display());
+    let mut migrate = crate::binary::command(&sqlite, workdir.path());
+    let output = migrate
+        .env_remove("CHAT_API__AUTH__JWT_SECRET")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+}
+
 #[cfg(feature = "failpoints")]
 #[apply(on_every_backend)]
 async fn a_crash_between_charge_and_response_is_refunded_by_the_sweeper(backend: Backend) {
@@ -429,6 +571,9 @@ async fn a_database_restart_mid_traffic_gives_503_not_500_and_loses_nothing() {
     let workdir = tempfile::tempdir().unwrap();
     let mut env = FAST_SWEEP.to_vec();
     env.push(("CHAT_API__DATABASE__ACQUIRE_TIMEOUT_MS", "500"));
+    // Enough tokens that however long the cluster takes to stop, no chat is refused for want of
+    // them (only 200 and 503 may happen).
+    env.push(("CHAT_API__LEDGER__SIGNUP_GRANT", "1000000"));
     let server = ServerProcess::start(&cluster.url, workdir.path(), &env).await;
     let remote = Remote::of(&server);
     let access = remote.signed_up("steady").await;

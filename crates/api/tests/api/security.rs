@@ -443,3 +443,207 @@ async fn no_response_names_the_server_software(backend: Backend) {
         );
     }
 }
+
+/// Sends `count` copies of a request at once (`request(i)` builds the i-th) and tallies the
+/// statuses they got.
+async fn burst<F, Fut>(count: usize, request: F) -> std::collections::BTreeMap<u16, usize>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Response> + Send + 'static,
+{
+    let requests = (0..count).map(|i| {
+        let response = request(i);
+        tokio::spawn(async move { response.await.status() })
+    });
+    let mut tally = std::collections::BTreeMap::new();
+    for status in join_statuses(requests).await {
+        *tally.entry(status.as_u16()).or_default() += 1;
+    }
+    tally
+}
+
+#[apply(on_every_backend)]
+async fn a_burst_of_60_sign_ups_from_one_address_creates_at_most_20_accounts(backend: Backend) {
+    let app = std::sync::Arc::new(spawn_app(backend).await);
+    let tally = burst(60, |i| {
+        let app = app.clone();
+        async move { app.register(&format!("burst{i}"), "password123").await }
+    })
+    .await;
+    assert_eq!(tally, [(201, 20), (429, 40)].into(), "{tally:?}");
+    assert_eq!(app.storage().await.ledger_totals().await.unwrap().len(), 20);
+}
+
+#[apply(on_every_backend)]
+async fn a_burst_of_40_wrong_passwords_checks_at_most_5(backend: Backend) {
+    let app = std::sync::Arc::new(spawn_app(backend).await);
+    app.signed_up("besieged").await;
+    // Every 401 is a checked password; a 429 is refused before bcrypt runs.
+    let tally = burst(40, |_| {
+        let app = app.clone();
+        async move { app.login("besieged", "wrong-password-1").await }
+    })
+    .await;
+    assert_eq!(tally, [(401, 5), (429, 35)].into(), "{tally:?}");
+}
+
+#[apply(on_every_backend)]
+async fn a_stranger_who_fills_the_username_cap_cannot_lock_the_owner_out_of_a_known_address(
+    backend: Backend,
+) {
+    let app = behind_proxy(backend).await;
+    app.signed_up("owner").await;
+    let home = "203.0.113.7";
+    assert_eq!(
+        login_from(&app, home, "owner", "password123")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    for ip in [
+        "198.51.100.1",
+        "198.51.100.2",
+        "198.51.100.3",
+        "198.51.100.4",
+    ] {
+        fail_logins(&app, ip, "owner", 5).await;
+    }
+    assert_throttled(login_from(&app, "192.0.2.200", "owner", "password123").await).await;
+    assert_eq!(
+        login_from(&app, home, "owner", "password123")
+            .await
+            .status(),
+        StatusCode::OK,
+        "the owner's usual address is exempt from the per-username cap"
+    );
+}
+
+/// A form post as a browser sends it: `origin` and `fetch_site` as given (`None`: not sent).
+async fn form_post(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+    origin: Option<&str>,
+    fetch_site: Option<&str>,
+) -> Response {
+    let mut request = app.client.post(app.url(path)).form(form);
+    if let Some(origin) = origin {
+        request = request.header("Origin", origin);
+    }
+    if let Some(fetch_site) = fetch_site {
+        request = request.header("Sec-Fetch-Site", fetch_site);
+    }
+    request.send().await.unwrap()
+}
+
+#[apply(on_every_backend)]
+async fn a_cross_site_form_post_is_refused_and_a_plain_form_login_still_works(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signed_up("visitor").await;
+    let sign_up = [("username", "farmed"), ("password", "password123")];
+    let login = [("username", "visitor"), ("password", "password123")];
+    for (path, form) in [("/register/", &sign_up), ("/login/", &login)] {
+        for (origin, fetch_site) in [
+            (Some("https://evil.example"), Some("cross-site")),
+            (Some("https://evil.example"), None),
+            (None, Some("cross-site")),
+            (Some("null"), None),
+        ] {
+            let response = form_post(&app, path, form, origin, fetch_site).await;
+            assert_eq!(response.headers()["cache-control"], "no-store");
+            assert_problem(response, StatusCode::FORBIDDEN, "cross_site_request").await;
+        }
+    }
+    assert_eq!(
+        app.storage().await.ledger_totals().await.unwrap().len(),
+        1,
+        "no account was farmed"
+    );
+    assert_eq!(
+        form_post(&app, "/login/", &login, None, None)
+            .await
+            .status(),
+        StatusCode::OK,
+        "clients that send neither header work as before"
+    );
+    let own = app.address.clone();
+    assert_eq!(
+        form_post(&app, "/login/", &login, Some(&own), Some("same-origin"))
+            .await
+            .status(),
+        StatusCode::OK,
+        "a form served by this server may post to it"
+    );
+    let json = app
+        .client
+        .post(app.url("/login/"))
+        .header("Origin", "https://evil.example")
+        .json(&json!({"username": "visitor", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json.status(),
+        StatusCode::OK,
+        "JSON needs a CORS preflight, which a browser cannot pass here"
+    );
+}
+
+#[apply(on_every_backend)]
+async fn a_username_that_looks_like_a_taken_one_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signed_up("admin").await;
+    app.signed_up("paypal").await;
+    for look_alike in ["\u{430}dmin", "ADMIN", "\u{FF41}dmin", "paypa1", "PAYPAL"] {
+        assert_problem(
+            app.register(look_alike, "password123").await,
+            StatusCode::BAD_REQUEST,
+            "username_taken",
+        )
+        .await;
+    }
+    assert_eq!(
+        app.register("admins", "password123").await.status(),
+        StatusCode::CREATED
+    );
+}
+
+#[apply(on_every_backend)]
+async fn a_login_re_hashes_a_password_stored_at_another_cost(backend: Backend) {
+    let database = {
+        let app = spawn_app_with(backend, |s| s.auth.bcrypt_cost = 5, Overrides::default()).await;
+        app.signed_up("upgrader").await;
+        let database = app.database.clone();
+        app.stop().await;
+        database
+    };
+    let stored = || {
+        test_support::sql::strings(
+            &database.url,
+            "SELECT password_hash AS value FROM users WHERE username = 'upgrader'",
+        )
+        .remove(0)
+    };
+    let before = stored();
+    assert!(before.starts_with("$2b$05$"), "{before}");
+    let app = spawn_on(database.clone(), |_| {}, Overrides::default()).await;
+    assert_eq!(
+        app.login("upgrader", "password123").await.status(),
+        StatusCode::OK
+    );
+    let after = stored();
+    assert!(
+        after.starts_with("$2b$04$"),
+        "re-hashed at the configured cost: {after}"
+    );
+    assert_eq!(
+        app.login("upgrader", "password123").await.status(),
+        StatusCode::OK,
+        "the new hash is of the same password"
+    );
+    assert_eq!(stored(), after, "hashed once, not at every login");
+    assert_eq!(
+        app.login("upgrader", "wrong-password-1").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -9,6 +9,7 @@ use ports::{
 };
 
 use super::{AdminError, PAGE_SIZE, Paged, paged, window};
+use crate::LoginThrottle;
 
 /// Largest single credit or debit, so a typo cannot mint absurd balances.
 pub const MAX_ADJUSTMENT: i64 = 1_000_000_000;
@@ -45,21 +46,24 @@ pub struct AdminUsers {
     users: Arc<dyn UserRepository>,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
+    login_throttle: Arc<LoginThrottle>,
 }
 
 impl AdminUsers {
-    /// Wires the use case.
+    /// Wires the use case; `login_throttle` is the one every login form counts failures in.
     pub fn new(
         admin: Arc<dyn AdminRepository>,
         users: Arc<dyn UserRepository>,
         hasher: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
+        login_throttle: Arc<LoginThrottle>,
     ) -> Self {
         Self {
             admin,
             users,
             hasher,
             clock,
+            login_throttle,
         }
     }
 
@@ -182,8 +186,9 @@ impl AdminUsers {
     }
 
     /// Activates or deactivates an account. A deactivated account's tokens stop working at once
-    /// (every request reloads the user). An admin cannot deactivate themselves: that would lock
-    /// them out mid-session with no one left to undo it.
+    /// (every request reloads the user), and stay dead after a reactivation (deactivating moves
+    /// the credentials version on). An admin cannot deactivate themselves: that would lock them
+    /// out mid-session with no one left to undo it.
     pub async fn set_active(
         &self,
         actor: &User,
@@ -208,8 +213,9 @@ impl AdminUsers {
         Ok(())
     }
 
-    /// Sets a new password (validated like a sign-up password) and revokes every refresh token
-    /// issued until now, so devices logged in with the old password must log in again.
+    /// Sets a new password (validated like a sign-up password) and ends every session: tokens
+    /// issued until now stop working (the credentials version moves on), so devices logged in
+    /// with the old password must log in again.
     pub async fn reset_password(
         &self,
         actor: &User,
@@ -224,7 +230,7 @@ impl AdminUsers {
         let password = PlainPassword::parse(password, &user.username)
             .map_err(|e| AdminError::invalid_field("password", e.message))?;
         let hash = self.hasher.hash(&password).await?;
-        if !self.admin.set_password(id, hash, self.clock.now()).await? {
+        if !self.admin.set_password(id, hash).await? {
             return Err(AdminError::NotFound);
         }
         tracing::info!(
@@ -233,6 +239,24 @@ impl AdminUsers {
             "admin reset password"
         );
         Ok(())
+    }
+
+    /// Lifts the account's failed-login locks (see [`LoginThrottle::lift`]); returns how many
+    /// counted failures were forgotten.
+    pub async fn lift_login_lock(&self, actor: &User, id: UserId) -> Result<u64, AdminError> {
+        let user = self
+            .users
+            .find_by_id(id)
+            .await?
+            .ok_or(AdminError::NotFound)?;
+        let forgotten = self.login_throttle.lift(user.username.as_str()).await?;
+        tracing::info!(
+            admin_id = actor.id.0,
+            user_id = id.0,
+            forgotten,
+            "admin lifted login lock"
+        );
+        Ok(forgotten)
     }
 }
 

@@ -333,6 +333,29 @@ fn a_duplicate_stops_waiting_at_the_first_requests_deadline() {
 }
 
 #[test]
+fn a_duplicate_beyond_the_waiters_bound_is_refused_at_once_without_waiting() {
+    let mut chats = MockChatRepository::new();
+    chats
+        .expect_reserve()
+        .times(1)
+        .returning(|_| Ok(Reservation::InProgress));
+    chats.expect_idempotency_key_state().never();
+    let clock = ManualClock::at_noon();
+    let send_chat = SendChat::new(
+        Arc::new(chats),
+        Arc::new(silent_responder()),
+        clock.clone(),
+        policy(),
+    );
+    let _waiting: Vec<_> = (0..MAX_WAITERS_PER_KEY)
+        .map(|_| send_chat.waiters.join(UserId(1), "key-1").unwrap())
+        .collect();
+    let result = block_on(send_chat.execute(command("Hello", Some("key-1"))));
+    assert_eq!(result, Err(AppError::IdempotencyKeyInProgress));
+    assert_eq!(clock.now(), noon(), "no pause at all");
+}
+
+#[test]
 fn a_key_released_by_a_refund_is_reserved_afresh_without_waiting() {
     let mut chats = MockChatRepository::new();
     let answers = Mutex::new(vec![Reservation::Reserved(CHARGE), Reservation::InProgress]);

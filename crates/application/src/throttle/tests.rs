@@ -1,5 +1,6 @@
 use std::{
     collections::HashMap,
+    future::Future,
     net::{Ipv4Addr, Ipv6Addr},
     sync::{
         Arc, Mutex,
@@ -10,54 +11,117 @@ use std::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_executor::block_on;
-use ports::{BucketUsage, MockThrottleRepository, StorageError, ThrottleRepository};
+use ports::{
+    Admission, Attempt, AttemptTicket, BucketUsage, MockThrottleRepository, StorageError,
+    ThrottleRepository,
+};
 
 use super::*;
 use crate::test_support::ManualClock;
 
+/// One recorded event: id, time, subject.
+type Event = (i64, DateTime<Utc>, Option<String>);
+
 /// An in-memory event log: expressive enough to test windows without a database.
 #[derive(Default)]
-struct MemoryEvents(Mutex<HashMap<String, Vec<DateTime<Utc>>>>);
+struct MemoryEvents {
+    events: Mutex<HashMap<String, Vec<Event>>>,
+    sources: Mutex<HashMap<String, DateTime<Utc>>>,
+    next_id: Mutex<i64>,
+}
+
+impl MemoryEvents {
+    fn usage(&self, bucket: &str, since: DateTime<Utc>) -> BucketUsage {
+        let events = self.events.lock().unwrap();
+        let recent: Vec<_> = events
+            .get(bucket)
+            .into_iter()
+            .flatten()
+            .filter(|(_, at, _)| *at > since)
+            .map(|(_, at, _)| *at)
+            .collect();
+        BucketUsage {
+            count: recent.len() as u64,
+            oldest: recent.into_iter().min(),
+        }
+    }
+}
 
 #[async_trait]
 impl ThrottleRepository for MemoryEvents {
-    async fn usage(
-        &self,
-        buckets: Vec<String>,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<BucketUsage>, StorageError> {
-        let events = self.0.lock().unwrap();
-        Ok(buckets
+    async fn admit(&self, attempt: Attempt) -> Result<Admission, StorageError> {
+        let mut next_id = self.next_id.lock().unwrap();
+        let usage: Vec<_> = attempt
+            .buckets
             .iter()
-            .map(|bucket| {
-                let recent: Vec<_> = events
-                    .get(bucket)
-                    .into_iter()
-                    .flatten()
-                    .filter(|at| **at > since)
-                    .collect();
-                BucketUsage {
-                    count: recent.len() as u64,
-                    oldest: recent.into_iter().min().copied(),
-                }
-            })
-            .collect())
+            .map(|b| self.usage(&b.bucket, attempt.since))
+            .collect();
+        if usage
+            .iter()
+            .zip(&attempt.buckets)
+            .any(|(u, b)| u.count >= b.limit)
+        {
+            return Ok(Admission::Refused(usage));
+        }
+        let mut events = self.events.lock().unwrap();
+        let mut ticket = AttemptTicket::default();
+        for bucket in attempt.buckets {
+            *next_id += 1;
+            ticket.0.push(*next_id);
+            events.entry(bucket.bucket).or_default().push((
+                *next_id,
+                attempt.at,
+                attempt.subject.clone(),
+            ));
+        }
+        Ok(Admission::Admitted(ticket))
     }
 
-    async fn record(&self, buckets: Vec<String>, at: DateTime<Utc>) -> Result<(), StorageError> {
-        let mut events = self.0.lock().unwrap();
-        for bucket in buckets {
-            events.entry(bucket).or_default().push(at);
+    async fn withdraw(&self, ticket: AttemptTicket) -> Result<(), StorageError> {
+        for events in self.events.lock().unwrap().values_mut() {
+            events.retain(|(id, _, _)| !ticket.0.contains(id));
         }
         Ok(())
     }
 
     async fn clear(&self, bucket: String) -> Result<(), StorageError> {
-        self.0.lock().unwrap().remove(&bucket);
+        self.events.lock().unwrap().remove(&bucket);
         Ok(())
     }
 
+    async fn clear_subject(&self, subject: String) -> Result<u64, StorageError> {
+        let mut forgotten = 0;
+        for events in self.events.lock().unwrap().values_mut() {
+            let before = events.len();
+            events.retain(|(_, _, of)| of.as_deref() != Some(subject.as_str()));
+            forgotten += (before - events.len()) as u64;
+        }
+        Ok(forgotten)
+    }
+
     async fn prune_events(&self, _before: DateTime<Utc>) -> Result<u64, StorageError> {
+        Ok(0)
+    }
+
+    async fn is_known_source(
+        &self,
+        source: String,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        Ok(self
+            .sources
+            .lock()
+            .unwrap()
+            .get(&source)
+            .is_some_and(|at| *at > since))
+    }
+
+    async fn remember_source(&self, source: String, at: DateTime<Utc>) -> Result<(), StorageError> {
+        self.sources.lock().unwrap().insert(source, at);
+        Ok(())
+    }
+
+    async fn prune_sources(&self, _before: DateTime<Utc>) -> Result<u64, StorageError> {
         Ok(0)
     }
 }
@@ -86,6 +150,15 @@ async fn wrong_password() -> Result<(), AppError> {
 
 async fn right_password() -> Result<(), AppError> {
     Ok(())
+}
+
+/// Whether a login as `username` from `address` is throttled now. The probe is a login that ends
+/// in a blank-field error, which does not count, so probing changes no counter.
+fn throttled(throttle: &LoginThrottle, username: &str, address: ClientAddress) -> bool {
+    let probe = block_on(throttle.attempt(username, address, async {
+        Err::<(), _>(AppError::invalid_field("password", "blank"))
+    }));
+    matches!(probe, Err(AppError::Throttled { .. }))
 }
 
 fn fail_times(throttle: &LoginThrottle, username: &str, address: ClientAddress, times: usize) {
@@ -138,7 +211,7 @@ fn username_case_variants_share_one_counter() {
     for name in ["Victim", "VICTIM", "victim", "ＶＩＣＴＩＭ", "vIcTiM"] {
         fail_times(&throttle, name, ip(1), 1);
     }
-    assert!(block_on(throttle.check("victim", ip(1))).is_err());
+    assert!(throttled(&throttle, "victim", ip(1)));
 }
 
 #[test]
@@ -147,11 +220,8 @@ fn twenty_failures_across_ips_throttle_the_username_everywhere() {
     for address in 1..=4 {
         fail_times(&throttle, "victim", ip(address), 5);
     }
-    assert!(matches!(
-        block_on(throttle.check("victim", ip(200))),
-        Err(AppError::Throttled { .. })
-    ));
-    assert_eq!(block_on(throttle.check("someone_else", ip(200))), Ok(()));
+    assert!(throttled(&throttle, "victim", ip(200)));
+    assert!(!throttled(&throttle, "someone_else", ip(200)));
 }
 
 #[test]
@@ -160,11 +230,8 @@ fn a_hundred_failures_from_one_ip_throttle_it_for_every_username() {
     for user in 0..25 {
         fail_times(&throttle, &format!("user{user}"), ip(9), 4);
     }
-    assert!(matches!(
-        block_on(throttle.check("fresh_user", ip(9))),
-        Err(AppError::Throttled { .. })
-    ));
-    assert_eq!(block_on(throttle.check("fresh_user", ip(10))), Ok(()));
+    assert!(throttled(&throttle, "fresh_user", ip(9)));
+    assert!(!throttled(&throttle, "fresh_user", ip(10)));
 }
 
 #[test]
@@ -175,13 +242,13 @@ fn failures_leave_the_window_and_retry_after_counts_down() {
     fail_times(&throttle, "victim", ip(1), 4);
     clock.advance(seconds(100));
     assert_eq!(
-        block_on(throttle.check("victim", ip(1))),
+        block_on(throttle.attempt("victim", ip(1), right_password())),
         Err(AppError::Throttled {
             retry_after_secs: 900 - 160
         })
     );
     clock.advance(seconds(900 - 160));
-    assert_eq!(block_on(throttle.check("victim", ip(1))), Ok(()));
+    assert!(!throttled(&throttle, "victim", ip(1)));
 }
 
 #[test]
@@ -193,13 +260,13 @@ fn a_success_resets_its_pair_but_not_the_wider_counters() {
         Ok(())
     );
     fail_times(&throttle, "victim", ip(1), 4);
-    assert_eq!(block_on(throttle.check("victim", ip(1))), Ok(()));
+    assert!(!throttled(&throttle, "victim", ip(1)));
     // The 8 failures still count towards the per-username cap of 20.
     for address in 2..=3 {
         fail_times(&throttle, "victim", ip(address), 5);
     }
     fail_times(&throttle, "victim", ip(4), 2);
-    assert!(block_on(throttle.check("victim", ip(5))).is_err());
+    assert!(throttled(&throttle, "victim", ip(5)));
 }
 
 #[test]
@@ -210,7 +277,7 @@ fn other_errors_are_not_counted() {
             Err::<(), _>(AppError::invalid_field("password", "blank"))
         }));
     }
-    assert_eq!(block_on(throttle.check("victim", ip(1))), Ok(()));
+    assert!(!throttled(&throttle, "victim", ip(1)));
 }
 
 #[test]
@@ -239,15 +306,16 @@ fn a_zero_limit_disables_its_counter() {
         },
     );
     fail_times(&throttle, "victim", ip(1), 30);
-    assert_eq!(block_on(throttle.check("victim", ip(1))), Ok(()));
+    assert!(!throttled(&throttle, "victim", ip(1)));
 }
 
 #[test]
 fn storage_outage_fails_closed_as_unavailable() {
     let mut events = MockThrottleRepository::new();
+    events.expect_is_known_source().returning(|_, _| Ok(false));
     events
-        .expect_usage()
-        .returning(|_, _| Err(StorageError::Unavailable("down".into())));
+        .expect_admit()
+        .returning(|_| Err(StorageError::Unavailable("down".into())));
     let throttle = LoginThrottle::new(
         Arc::new(events),
         crate::test_support::fixed_clock(),
@@ -293,12 +361,105 @@ fn sign_ups_are_limited_per_ip_and_window() {
 }
 
 #[test]
-fn sign_ups_rejected_by_validation_do_not_count() {
-    let (throttle, _) = signup_throttle(1);
-    for _ in 0..5 {
-        let _ = block_on(throttle.attempt(ip(1), async {
-            Err::<(), _>(AppError::invalid_field("password", "too short"))
-        }));
-    }
+fn every_admitted_sign_up_counts_whatever_its_outcome() {
+    let (throttle, _) = signup_throttle(2);
+    assert_eq!(
+        block_on(throttle.attempt(ip(1), async { Err::<(), _>(AppError::StorageUnavailable) })),
+        Err(AppError::StorageUnavailable)
+    );
     assert_eq!(block_on(throttle.attempt(ip(1), async { Ok(()) })), Ok(()));
+    assert!(matches!(
+        block_on(throttle.attempt(ip(1), async { Ok(()) })),
+        Err(AppError::Throttled { .. })
+    ));
+}
+
+/// A future that is pending once: whatever runs concurrently gets a turn here, as it would
+/// during a real bcrypt verification.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            std::task::Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn a_burst_of_concurrent_wrong_guesses_checks_no_more_passwords_than_the_pair_limit() {
+    let (throttle, _) = login_throttle();
+    let checked = std::sync::atomic::AtomicUsize::new(0);
+    let guesses = (0..40).map(|_| {
+        throttle.attempt("victim", ip(1), async {
+            checked.fetch_add(1, Ordering::SeqCst);
+            YieldOnce(false).await;
+            Err::<(), _>(AppError::InvalidCredentials)
+        })
+    });
+    let outcomes = block_on(futures_util::future::join_all(guesses));
+    assert_eq!(checked.load(Ordering::SeqCst), 5);
+    let throttled = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(AppError::Throttled { .. })))
+        .count();
+    assert_eq!(throttled, 35);
+}
+
+#[test]
+fn a_known_source_is_exempt_from_the_per_username_limit_for_its_window_only() {
+    let (throttle, clock) = login_throttle();
+    assert_eq!(
+        block_on(throttle.attempt("owner", ip(1), right_password())),
+        Ok(())
+    );
+    for address in 60..64 {
+        fail_times(&throttle, "owner", ip(address), 5);
+    }
+    assert!(
+        throttled(&throttle, "owner", ip(99)),
+        "strangers are capped"
+    );
+    assert_eq!(
+        block_on(throttle.attempt("OWNER", ip(1), right_password())),
+        Ok(()),
+        "the owner at home is not"
+    );
+    fail_times(&throttle, "owner", ip(1), 5);
+    assert!(
+        throttled(&throttle, "owner", ip(1)),
+        "the pair limit still bounds guessing from there"
+    );
+    clock.advance(seconds(30 * 24 * 3600));
+    for address in 70..74 {
+        fail_times(&throttle, "owner", ip(address), 5);
+    }
+    assert!(
+        throttled(&throttle, "owner", ip(1)),
+        "the exemption ran out after 30 days"
+    );
+}
+
+#[test]
+fn lifting_a_username_forgets_every_failure_counted_against_it_and_nothing_else() {
+    let (throttle, _) = login_throttle();
+    for address in 1..=4 {
+        fail_times(&throttle, "victim", ip(address), 5);
+    }
+    fail_times(&throttle, "bystander", ip(1), 5);
+    assert!(throttled(&throttle, "victim", ip(1)));
+    assert!(throttled(&throttle, "victim", ip(200)));
+    assert_eq!(block_on(throttle.lift("VICTIM")), Ok(20 * 3));
+    assert!(!throttled(&throttle, "victim", ip(1)));
+    assert!(!throttled(&throttle, "victim", ip(200)));
+    assert!(throttled(&throttle, "bystander", ip(1)));
 }

@@ -1,5 +1,5 @@
-//! The admin repositories' contracts: read models, admin adjustments, the password reset cutoff
-//! and admin sessions.
+//! The admin repositories' contracts: read models, admin adjustments, password resets and
+//! deactivation (credentials versions), and admin sessions.
 
 use std::sync::Arc;
 
@@ -276,58 +276,61 @@ pub async fn dashboard_totals_follow_their_definitions(storage: Arc<dyn Storage>
     );
 }
 
-/// A password reset stores the hash and the refresh cutoff and ends that user's admin sessions only.
-pub async fn a_password_reset_stores_the_hash_and_the_refresh_cutoff_and_ends_admin_sessions(
+/// Stores an admin session `id_hash` for `owner`, alive for an hour after noon.
+async fn open_session(storage: &dyn Storage, id_hash: &str, owner: UserId) {
+    storage
+        .create_session(NewAdminSession {
+            id_hash: id_hash.into(),
+            user_id: owner,
+            csrf_token: "c".into(),
+            created_at: noon(),
+            expires_at: later(3600),
+        })
+        .await
+        .unwrap();
+}
+
+async fn version_of(storage: &dyn Storage, id: UserId) -> i64 {
+    storage
+        .find_by_id(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .credentials_version
+}
+
+async fn has_session(storage: &dyn Storage, id_hash: &str) -> bool {
+    storage
+        .find_session(id_hash, noon())
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// A password reset stores the hash, moves the credentials version on and ends that user's admin
+/// sessions only.
+pub async fn a_password_reset_stores_the_hash_bumps_the_credentials_version_and_ends_admin_sessions(
     storage: Arc<dyn Storage>,
 ) {
     let user = create_user(&*storage, "gina", 0).await;
-    assert_eq!(
-        storage
-            .refresh_tokens_revoked_before(user.id)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(user.credentials_version, 0);
     let other = create_user(&*storage, "other_admin", 0).await;
-    for (hash, owner) in [("gina-session", user.id), ("other-session", other.id)] {
-        storage
-            .create_session(NewAdminSession {
-                id_hash: hash.into(),
-                user_id: owner,
-                csrf_token: "c".into(),
-                created_at: noon(),
-                expires_at: later(3600),
-            })
-            .await
-            .unwrap();
-    }
+    open_session(&*storage, "gina-session", user.id).await;
+    open_session(&*storage, "other-session", other.id).await;
     assert!(
         storage
-            .set_password(user.id, PasswordHash("$2b$04$new".into()), later(7))
+            .set_password(user.id, PasswordHash("$2b$04$new".into()))
             .await
             .unwrap()
     );
-    assert_eq!(
-        storage
-            .refresh_tokens_revoked_before(user.id)
-            .await
-            .unwrap(),
-        Some(later(7))
-    );
+    assert_eq!(version_of(&*storage, user.id).await, 1);
+    assert_eq!(version_of(&*storage, other.id).await, 0, "only theirs");
     assert!(
-        storage
-            .find_session("gina-session", noon())
-            .await
-            .unwrap()
-            .is_none(),
+        !has_session(&*storage, "gina-session").await,
         "a reset ends the user's admin sessions"
     );
     assert!(
-        storage
-            .find_session("other-session", noon())
-            .await
-            .unwrap()
-            .is_some(),
+        has_session(&*storage, "other-session").await,
         "and only theirs"
     );
     let credentials = storage
@@ -336,31 +339,57 @@ pub async fn a_password_reset_stores_the_hash_and_the_refresh_cutoff_and_ends_ad
         .unwrap()
         .unwrap();
     assert_eq!(credentials.password_hash.0, "$2b$04$new");
+    assert_eq!(credentials.user.credentials_version, 1);
     assert!(
         !storage
-            .set_password(UserId(9999), PasswordHash("x".into()), later(7))
+            .set_password(UserId(9999), PasswordHash("x".into()))
+            .await
+            .unwrap()
+    );
+}
+
+/// Deactivation moves the credentials version on and ends the account's admin sessions;
+/// reactivation brings neither back.
+pub async fn deactivation_bumps_the_credentials_version_and_reactivation_does_not_undo_it(
+    storage: Arc<dyn Storage>,
+) {
+    let user = create_user(&*storage, "hal", 0).await;
+    open_session(&*storage, "hal-session", user.id).await;
+    assert!(
+        AdminRepository::set_active(&*storage, user.id, true)
             .await
             .unwrap()
     );
     assert_eq!(
-        storage
-            .refresh_tokens_revoked_before(UserId(9999))
-            .await
-            .unwrap(),
-        None
+        version_of(&*storage, user.id).await,
+        0,
+        "activating an active account changes nothing"
     );
     assert!(
         AdminRepository::set_active(&*storage, user.id, false)
             .await
             .unwrap()
     );
+    let deactivated = storage.find_by_id(user.id).await.unwrap().unwrap();
+    assert_eq!(
+        (deactivated.is_active, deactivated.credentials_version),
+        (false, 1)
+    );
+    assert!(!has_session(&*storage, "hal-session").await);
     assert!(
-        !storage
-            .find_by_id(user.id)
+        AdminRepository::set_active(&*storage, user.id, true)
             .await
             .unwrap()
+    );
+    let reactivated = storage.find_by_id(user.id).await.unwrap().unwrap();
+    assert_eq!(
+        (reactivated.is_active, reactivated.credentials_version),
+        (true, 1)
+    );
+    assert!(
+        !AdminRepository::set_active(&*storage, UserId(9999), false)
+            .await
             .unwrap()
-            .is_active
     );
 }
 

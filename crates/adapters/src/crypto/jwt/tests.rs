@@ -21,6 +21,14 @@ fn now() -> DateTime<Utc> {
     Utc.timestamp_opt(1_735_732_800, 0).unwrap()
 }
 
+/// User `id` at credentials version 0.
+fn subject(id: i64) -> TokenSubject {
+    TokenSubject {
+        user_id: UserId(id),
+        credentials_version: 0,
+    }
+}
+
 fn signed(header: Header, claims: serde_json::Value, secret: &[u8]) -> String {
     encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap()
 }
@@ -31,9 +39,12 @@ fn valid_claims() -> serde_json::Value {
 
 #[test]
 fn issued_tokens_verify_with_their_claims() {
-    let issued = issuer()
-        .issue(UserId(42), TokenKind::Refresh, now())
-        .unwrap();
+    let subject = TokenSubject {
+        user_id: UserId(42),
+        credentials_version: 3,
+    };
+    let issued = issuer().issue(subject, TokenKind::Refresh, now()).unwrap();
+    assert_eq!(issued.claims.credentials_version, 3);
     let claims = issuer()
         .verify(&issued.token, TokenKind::Refresh, now())
         .unwrap();
@@ -46,21 +57,27 @@ fn issued_tokens_verify_with_their_claims() {
 
 #[test]
 fn every_token_has_a_fresh_jti() {
-    let a = issuer().issue(UserId(1), TokenKind::Access, now()).unwrap();
-    let b = issuer().issue(UserId(1), TokenKind::Access, now()).unwrap();
+    let a = issuer()
+        .issue(subject(1), TokenKind::Access, now())
+        .unwrap();
+    let b = issuer()
+        .issue(subject(1), TokenKind::Access, now())
+        .unwrap();
     assert_ne!(a.claims.jti, b.claims.jti);
 }
 
 #[test]
 fn a_token_of_the_other_kind_is_rejected() {
     let refresh = issuer()
-        .issue(UserId(1), TokenKind::Refresh, now())
+        .issue(subject(1), TokenKind::Refresh, now())
         .unwrap();
     assert_eq!(
         issuer().verify(&refresh.token, TokenKind::Access, now()),
         Err(TokenError::WrongKind)
     );
-    let access = issuer().issue(UserId(1), TokenKind::Access, now()).unwrap();
+    let access = issuer()
+        .issue(subject(1), TokenKind::Access, now())
+        .unwrap();
     assert_eq!(
         issuer().verify(&access.token, TokenKind::Refresh, now()),
         Err(TokenError::WrongKind)
@@ -69,7 +86,9 @@ fn a_token_of_the_other_kind_is_rejected() {
 
 #[test]
 fn expiry_is_checked_against_the_given_clock_with_leeway() {
-    let access = issuer().issue(UserId(1), TokenKind::Access, now()).unwrap();
+    let access = issuer()
+        .issue(subject(1), TokenKind::Access, now())
+        .unwrap();
     let later = |secs| now() + chrono::Duration::seconds(secs);
     assert!(
         issuer()
@@ -137,14 +156,14 @@ fn a_wrong_signature_or_missing_claim_is_rejected() {
 #[test]
 fn refresh_tokens_start_a_family_and_rotation_carries_it() {
     let first = issuer()
-        .issue(UserId(3), TokenKind::Refresh, now())
+        .issue(subject(3), TokenKind::Refresh, now())
         .unwrap();
     assert_eq!(
         first.claims.family, first.claims.jti,
         "a login starts a family"
     );
     let next = issuer()
-        .issue_refresh_in_family(UserId(3), first.claims.family, now())
+        .issue_refresh_in_family(subject(3), first.claims.family, now())
         .unwrap();
     assert_ne!(next.claims.jti, first.claims.jti);
     assert_eq!(next.claims.family, first.claims.family);
@@ -168,6 +187,28 @@ fn a_refresh_token_without_a_family_claim_is_its_own_family() {
         issuer().verify(&token, TokenKind::Access, now()),
         Err(TokenError::Malformed)
     );
+}
+
+#[test]
+fn a_token_without_a_credentials_version_is_version_zero_and_a_mistyped_one_is_malformed() {
+    let verified = issuer()
+        .verify(
+            &signed(Header::new(Algorithm::HS256), valid_claims(), SECRET),
+            TokenKind::Access,
+            now(),
+        )
+        .unwrap();
+    assert_eq!(verified.credentials_version, 0);
+    for bad in [json!("1"), json!(1.5), json!(null)] {
+        let mut claims = valid_claims();
+        claims["credentials_version"] = bad.clone();
+        let token = signed(Header::new(Algorithm::HS256), claims, SECRET);
+        assert_eq!(
+            issuer().verify(&token, TokenKind::Access, now()),
+            Err(TokenError::Malformed),
+            "{bad}"
+        );
+    }
 }
 
 #[test]
@@ -238,7 +279,7 @@ proptest! {
 
     #[test]
     fn tampering_with_any_byte_breaks_the_token(position in 0usize..200, replacement in b'!'..=b'~') {
-        let token = issuer().issue(UserId(7), TokenKind::Access, now()).unwrap().token;
+        let token = issuer().issue(subject(7), TokenKind::Access, now()).unwrap().token;
         let mut bytes = token.clone().into_bytes();
         let position = position % bytes.len();
         prop_assume!(bytes[position] != replacement);

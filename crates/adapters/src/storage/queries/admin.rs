@@ -217,19 +217,19 @@ macro_rules! admin_queries {
                 })
             }
 
-            /// In one write transaction: the new password hash, the refresh-token cutoff and the
-            /// end of the user's admin sessions. Returns whether the user exists.
+            /// In one write transaction: the new password hash, the next credentials version (every
+            /// token issued so far stops working) and the end of the user's admin sessions.
+            /// Returns whether the user exists.
             pub fn set_password(
                 conn: &mut $conn,
                 user_id: UserId,
                 hash: &str,
-                revoke_before: NaiveDateTime,
             ) -> QueryResult<bool> {
                 conn.write_transaction(|conn| {
                     let updated = diesel::update(users::table.find(user_id.0))
                         .set((
                             users::password_hash.eq(hash),
-                            users::refresh_tokens_revoked_before.eq(Some(revoke_before)),
+                            users::credentials_version.eq(users::credentials_version + 1),
                         ))
                         .execute(conn)?;
                     diesel::delete(
@@ -238,19 +238,6 @@ macro_rules! admin_queries {
                     .execute(conn)?;
                     Ok(updated == 1)
                 })
-            }
-
-            /// The account's refresh-token cutoff, if any.
-            pub fn refresh_tokens_revoked_before(
-                conn: &mut $conn,
-                user_id: UserId,
-            ) -> QueryResult<Option<NaiveDateTime>> {
-                users::table
-                    .find(user_id.0)
-                    .select(users::refresh_tokens_revoked_before)
-                    .first::<Option<NaiveDateTime>>(conn)
-                    .optional()
-                    .map(Option::flatten)
             }
 
             /// Stores a new admin session.

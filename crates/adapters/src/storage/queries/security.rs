@@ -1,4 +1,4 @@
-//! SQL for refresh-token revocation and throttling counters. Expanded once per backend by
+//! SQL for refresh-token revocation, throttling counters and known login sources. Expanded once per backend by
 //! [`super`].
 
 /// `revoked_tokens.reason` of a token replaced by its successor (reuse of it is theft).
@@ -15,12 +15,14 @@ macro_rules! security_queries {
         pub mod security {
             use chrono::NaiveDateTime;
             use diesel::prelude::*;
-            use ports::{RefreshTokenRecord, Rotation};
+            use ports::{
+                Admission, AttemptTicket, BucketLimit, BucketUsage, RefreshTokenRecord, Rotation,
+            };
 
             use crate::storage::{
-                pool::WriteTransaction,
+                pool::{KeyLocks, WriteTransaction},
                 queries::security::{REASON_LOGOUT, REASON_REUSE_DETECTED, REASON_ROTATED},
-                schema::{revoked_token_families, revoked_tokens, throttle_events},
+                schema::{login_sources, revoked_token_families, revoked_tokens, throttle_events},
             };
 
             /// Whether the token or its family may no longer be used.
@@ -142,44 +144,123 @@ macro_rules! security_queries {
                 })
             }
 
-            /// Count and oldest event of each bucket since `since`.
-            pub fn throttle_usage(
+            /// Count and oldest event of `bucket` since `since`.
+            fn bucket_usage(
                 conn: &mut $conn,
-                buckets: &[String],
+                bucket: &str,
                 since: NaiveDateTime,
-            ) -> QueryResult<Vec<(i64, Option<NaiveDateTime>)>> {
-                buckets
-                    .iter()
-                    .map(|bucket| {
-                        throttle_events::table
-                            .filter(throttle_events::bucket.eq(bucket))
-                            .filter(throttle_events::occurred_at.gt(since))
-                            .select((
-                                diesel::dsl::count_star(),
-                                diesel::dsl::min(throttle_events::occurred_at),
-                            ))
-                            .first::<(i64, Option<NaiveDateTime>)>(conn)
-                    })
-                    .collect()
+            ) -> QueryResult<BucketUsage> {
+                let (count, oldest) = throttle_events::table
+                    .filter(throttle_events::bucket.eq(bucket))
+                    .filter(throttle_events::occurred_at.gt(since))
+                    .select((
+                        diesel::dsl::count_star(),
+                        diesel::dsl::min(throttle_events::occurred_at),
+                    ))
+                    .first::<(i64, Option<NaiveDateTime>)>(conn)?;
+                Ok(BucketUsage {
+                    count: u64::try_from(count).unwrap_or(0),
+                    oldest: oldest.map(|at| at.and_utc()),
+                })
             }
 
-            /// One event in each bucket, atomically.
-            pub fn throttle_record(
+            /// Counts each bucket's events after `since` and, when every count is below its
+            /// limit, records one event per bucket at `at`, all in one write transaction. Atomic
+            /// across connections and processes: SQLite's `BEGIN IMMEDIATE` admits one writer at
+            /// a time, and on PostgreSQL the transaction first takes a lock per bucket
+            /// ([`KeyLocks`]), held until it commits, so the next attempt on a bucket counts
+            /// after this one's event is visible.
+            pub fn throttle_admit(
                 conn: &mut $conn,
-                buckets: &[String],
+                buckets: &[BucketLimit],
+                subject: Option<&str>,
+                since: NaiveDateTime,
+                at: NaiveDateTime,
+            ) -> QueryResult<Admission> {
+                conn.write_transaction(|conn| {
+                    let names: Vec<&str> = buckets.iter().map(|b| b.bucket.as_str()).collect();
+                    conn.lock_keys_until_commit(&names)?;
+                    let usage = names
+                        .iter()
+                        .map(|bucket| bucket_usage(conn, bucket, since))
+                        .collect::<QueryResult<Vec<_>>>()?;
+                    let full = usage
+                        .iter()
+                        .zip(buckets)
+                        .any(|(usage, bucket)| usage.count >= bucket.limit);
+                    if full {
+                        return Ok(Admission::Refused(usage));
+                    }
+                    let events = names
+                        .iter()
+                        .map(|bucket| {
+                            diesel::insert_into(throttle_events::table)
+                                .values((
+                                    throttle_events::bucket.eq(bucket),
+                                    throttle_events::occurred_at.eq(at),
+                                    throttle_events::subject.eq(subject),
+                                ))
+                                .returning(throttle_events::id)
+                                .get_result::<i64>(conn)
+                        })
+                        .collect::<QueryResult<Vec<_>>>()?;
+                    Ok(Admission::Admitted(AttemptTicket(events)))
+                })
+            }
+
+            /// Deletes the events of an admitted attempt.
+            pub fn throttle_withdraw(conn: &mut $conn, events: &[i64]) -> QueryResult<()> {
+                diesel::delete(throttle_events::table.filter(throttle_events::id.eq_any(events)))
+                    .execute(conn)
+                    .map(drop)
+            }
+
+            /// Forgets every event of one subject; returns how many went.
+            pub fn throttle_clear_subject(conn: &mut $conn, subject: &str) -> QueryResult<u64> {
+                diesel::delete(throttle_events::table.filter(throttle_events::subject.eq(subject)))
+                    .execute(conn)
+                    .map(|n| u64::try_from(n).unwrap_or(u64::MAX))
+            }
+
+            /// Whether the login source was remembered after `since`.
+            pub fn is_known_source(
+                conn: &mut $conn,
+                source: &str,
+                since: NaiveDateTime,
+            ) -> QueryResult<bool> {
+                diesel::select(diesel::dsl::exists(
+                    login_sources::table
+                        .filter(login_sources::source.eq(source))
+                        .filter(login_sources::last_success_at.gt(since)),
+                ))
+                .get_result(conn)
+            }
+
+            /// Remembers a successful login from `source` at `at`.
+            pub fn remember_source(
+                conn: &mut $conn,
+                source: &str,
                 at: NaiveDateTime,
             ) -> QueryResult<()> {
-                conn.write_transaction(|conn| {
-                    for bucket in buckets {
-                        diesel::insert_into(throttle_events::table)
-                            .values((
-                                throttle_events::bucket.eq(bucket),
-                                throttle_events::occurred_at.eq(at),
-                            ))
-                            .execute(conn)?;
-                    }
-                    Ok(())
-                })
+                diesel::insert_into(login_sources::table)
+                    .values((
+                        login_sources::source.eq(source),
+                        login_sources::last_success_at.eq(at),
+                    ))
+                    .on_conflict(login_sources::source)
+                    .do_update()
+                    .set(login_sources::last_success_at.eq(at))
+                    .execute(conn)
+                    .map(drop)
+            }
+
+            /// Forgets sources last seen before `before`.
+            pub fn prune_sources(conn: &mut $conn, before: NaiveDateTime) -> QueryResult<u64> {
+                diesel::delete(
+                    login_sources::table.filter(login_sources::last_success_at.lt(before)),
+                )
+                .execute(conn)
+                .map(|n| u64::try_from(n).unwrap_or(u64::MAX))
             }
 
             /// Forgets one bucket.

@@ -5,8 +5,9 @@ use std::{net::IpAddr, sync::Arc, time::Duration};
 use domain::UserId;
 use futures_executor::block_on;
 use ports::{
-    AdminSession, BucketUsage, MockAdminSessionRepository, MockPasswordHasher, MockSecretGenerator,
-    MockThrottleRepository, MockUserRepository, PasswordHash, UserCredentials,
+    AdminSession, Admission, AttemptTicket, BucketUsage, MockAdminSessionRepository,
+    MockPasswordHasher, MockSecretGenerator, MockThrottleRepository, MockUserRepository,
+    PasswordHash, UserCredentials,
 };
 
 use super::*;
@@ -26,25 +27,35 @@ fn secrets() -> MockSecretGenerator {
     secrets
 }
 
+/// Users where `found` has the hash `"real"` and reads back unchanged.
 fn users_with(found: Option<domain::User>) -> MockUserRepository {
     let mut users = MockUserRepository::new();
+    let credentials = found.clone();
     users.expect_find_credentials().returning(move |_| {
-        Ok(found.clone().map(|user| UserCredentials {
+        Ok(credentials.clone().map(|user| UserCredentials {
             user,
             password_hash: PasswordHash("real".into()),
         }))
     });
     users
+        .expect_find_by_id()
+        .returning(move |_| Ok(found.clone()));
+    users
 }
 
-/// A throttle whose counters are all empty and that accepts every record and reset.
+/// Throttle counters that admit every attempt (no known sources) and accept every withdrawal,
+/// reset and remembered source.
 fn open_throttle() -> MockThrottleRepository {
     let mut events = MockThrottleRepository::new();
-    events
-        .expect_usage()
-        .returning(|buckets, _| Ok(vec![BucketUsage::default(); buckets.len()]));
-    events.expect_record().returning(|_, _| Ok(()));
+    events.expect_is_known_source().returning(|_, _| Ok(false));
+    events.expect_admit().returning(|attempt| {
+        Ok(Admission::Admitted(AttemptTicket(
+            (1..=attempt.buckets.len() as i64).collect(),
+        )))
+    });
+    events.expect_withdraw().returning(|_| Ok(()));
     events.expect_clear().returning(|_| Ok(()));
+    events.expect_remember_source().returning(|_, _| Ok(()));
     events
 }
 
@@ -163,14 +174,15 @@ fn wrong_password_unknown_user_and_inactive_admin_are_refused_after_one_verifica
 #[test]
 fn a_throttled_admin_login_is_refused_before_any_password_work() {
     let mut events = MockThrottleRepository::new();
-    events.expect_usage().returning(|buckets, _| {
+    events.expect_is_known_source().returning(|_, _| Ok(false));
+    events.expect_admit().returning(|attempt| {
         let full = BucketUsage {
             count: 5,
             oldest: Some(noon()),
         };
-        Ok(vec![full; buckets.len()])
+        Ok(Admission::Refused(vec![full; attempt.buckets.len()]))
     });
-    events.expect_record().never();
+    events.expect_withdraw().never();
     let mut users = MockUserRepository::new();
     users.expect_find_credentials().never();
     let mut hasher = MockPasswordHasher::new();
@@ -190,14 +202,13 @@ fn a_throttled_admin_login_is_refused_before_any_password_work() {
 #[test]
 fn a_failed_admin_login_is_counted_by_the_shared_throttle() {
     let mut events = MockThrottleRepository::new();
+    events.expect_is_known_source().returning(|_, _| Ok(false));
     events
-        .expect_usage()
-        .returning(|buckets, _| Ok(vec![BucketUsage::default(); buckets.len()]));
-    events
-        .expect_record()
-        .withf(|buckets, _| buckets.len() == 3)
+        .expect_admit()
+        .withf(|attempt| attempt.buckets.len() == 3 && attempt.subject.is_some())
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_| Ok(Admission::Admitted(AttemptTicket(vec![1, 2, 3]))));
+    events.expect_withdraw().never();
     events.expect_clear().never();
     let result = block_on(
         auth_with_throttle(

@@ -4,10 +4,16 @@ use std::sync::Arc;
 
 use domain::{LedgerEntryKind, Tokens, UserId};
 use futures_executor::block_on;
-use ports::{Adjusted, MockAdminRepository, MockPasswordHasher, MockUserRepository, PasswordHash};
+use ports::{
+    Adjusted, MockAdminRepository, MockPasswordHasher, MockThrottleRepository, MockUserRepository,
+    PasswordHash,
+};
 
 use super::*;
-use crate::test_support::{empty_page, fixed_clock, noon, superuser, user, users_by_id};
+use crate::{
+    LoginLimits, LoginThrottle,
+    test_support::{empty_page, fixed_clock, no_login_limits, noon, superuser, user, users_by_id},
+};
 
 fn admin_users(admin: MockAdminRepository, users: MockUserRepository) -> AdminUsers {
     let mut hasher = MockPasswordHasher::new();
@@ -19,6 +25,7 @@ fn admin_users(admin: MockAdminRepository, users: MockUserRepository) -> AdminUs
         Arc::new(users),
         Arc::new(hasher),
         fixed_clock(),
+        no_login_limits(),
     )
 }
 
@@ -157,13 +164,13 @@ fn an_admin_cannot_deactivate_themselves_but_can_deactivate_others() {
 }
 
 #[test]
-fn a_password_reset_stores_the_new_hash_and_revokes_refresh_tokens_up_to_now() {
+fn a_password_reset_stores_the_new_hash() {
     let mut admin = MockAdminRepository::new();
     admin
         .expect_set_password()
-        .withf(|id, hash, cutoff| *id == UserId(2) && hash.0 == "new-hash" && *cutoff == noon())
+        .withf(|id, hash| *id == UserId(2) && hash.0 == "new-hash")
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_, _| Ok(true));
     let users = admin_users(admin, users_by_id(Some(user(2, 0))));
     assert_eq!(
         block_on(users.reset_password(&superuser(1), UserId(2), "a-new-password")),
@@ -182,6 +189,7 @@ fn a_weak_reset_password_is_refused_before_hashing() {
         Arc::new(users_by_id(Some(user(2, 0)))),
         Arc::new(hasher),
         fixed_clock(),
+        no_login_limits(),
     );
     for weak in ["short", "12345678", "user2"] {
         assert!(matches!(
@@ -216,4 +224,51 @@ fn the_user_page_shows_ledger_and_chats_or_is_not_found() {
     assert_eq!(detail.ledger.len(), 1);
     let users = admin_users(MockAdminRepository::new(), users_by_id(None));
     assert_eq!(block_on(users.detail(UserId(2))), Err(AdminError::NotFound));
+}
+
+#[test]
+fn lifting_a_login_lock_forgets_the_failures_counted_against_that_username() {
+    let mut events = MockThrottleRepository::new();
+    let expected_subject = std::sync::Mutex::new(None::<String>);
+    events
+        .expect_clear_subject()
+        .times(2)
+        .returning(move |subject| {
+            let mut first = expected_subject.lock().unwrap();
+            assert_eq!(
+                first.get_or_insert_with(|| subject.clone()),
+                &subject,
+                "the same subject for the same username"
+            );
+            assert!(!subject.contains("user2"), "a hash, not the name");
+            Ok(7)
+        });
+    let throttle = Arc::new(LoginThrottle::new(
+        Arc::new(events),
+        fixed_clock(),
+        LoginLimits::DEFAULT,
+    ));
+    let users = AdminUsers::new(
+        Arc::new(MockAdminRepository::new()),
+        Arc::new(users_by_id(Some(user(2, 0)))),
+        Arc::new(MockPasswordHasher::new()),
+        fixed_clock(),
+        throttle.clone(),
+    );
+    assert_eq!(
+        block_on(users.lift_login_lock(&superuser(1), UserId(2))),
+        Ok(7)
+    );
+    assert_eq!(block_on(throttle.lift("USER2")), Ok(7), "by username key");
+    let users = AdminUsers::new(
+        Arc::new(MockAdminRepository::new()),
+        Arc::new(users_by_id(None)),
+        Arc::new(MockPasswordHasher::new()),
+        fixed_clock(),
+        no_login_limits(),
+    );
+    assert_eq!(
+        block_on(users.lift_login_lock(&superuser(1), UserId(2))),
+        Err(AdminError::NotFound)
+    );
 }
