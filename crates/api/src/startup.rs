@@ -29,10 +29,7 @@ use tokio::task::JoinHandle;
 
 use crate::{
     background,
-    ops::{
-        self, MeteredResponder, Metrics, RequestObserver, Shutdown, health::Readiness,
-        scrape::MetricsEndpoint,
-    },
+    ops::{self, MeteredResponder, Metrics, Operations, Shutdown},
     problem, routes, secret,
     settings::{DatabaseSettings, ResponderKind, Settings, SettingsError},
 };
@@ -169,27 +166,22 @@ impl ApplicationBuilder {
         let services = Arc::new(services);
         // `build` runs on the main runtime: the one tracked tasks must run on.
         let shutdown = Shutdown::new(tokio::runtime::Handle::current());
-        let shutdown_timeout = Duration::from_secs(settings.server.shutdown_timeout_secs);
-        let readiness = web::Data::new(Readiness {
-            database: match opened {
-                Some(storage) => Some((storage.database().clone(), settings.database.validate()?)),
-                None => None,
-            },
-            shutdown: shutdown.clone(),
-        });
-        let scrape = web::Data::new(MetricsEndpoint {
-            metrics: metrics.clone(),
-            token: settings.server.metrics_token()?.cloned(),
-        });
-        let metrics_addr = settings.server.metrics_addr()?;
+        let database = match opened {
+            Some(storage) => Some((storage.database().clone(), settings.database.validate()?)),
+            None => None,
+        };
+        let ops = Operations::new(
+            &settings.server,
+            metrics.clone(),
+            database,
+            shutdown.clone(),
+        )?;
         let trusted_proxies = web::Data::new(settings.server.trusted_proxies()?);
         let cookie_policy = web::Data::new(crate::admin::CookiePolicy {
             always_secure: !settings.is_development(),
         });
         let state = web::Data::from(services.clone());
-        let tasks = web::Data::new(shutdown.clone());
-        let observed = metrics.clone();
-        let main_scrape = scrape.clone();
+        let app_ops = ops.clone();
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
         let mut server = HttpServer::new(move || {
@@ -197,13 +189,10 @@ impl ApplicationBuilder {
                 .app_data(state.clone())
                 .app_data(trusted_proxies.clone())
                 .app_data(cookie_policy.clone())
-                .app_data(tasks.clone())
-                .app_data(readiness.clone())
-                .app_data(main_scrape.clone())
                 .configure(problem::extractor_errors)
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
-                .wrap(RequestObserver::new(observed.clone()))
-                .configure(|cfg| ops::configure(cfg, metrics_addr.is_none()))
+                .wrap(app_ops.observer())
+                .configure(|cfg| app_ops.configure(cfg))
                 .configure(routes::configure)
                 .configure(crate::admin::configure)
                 .default_service(web::to(problem::not_found))
@@ -217,18 +206,14 @@ impl ApplicationBuilder {
             server = server.workers(settings.server.workers);
         }
         tracing::info!(host = %settings.server.host, port, "listening");
-        let metrics_listener = match metrics_addr {
-            Some(address) => Some(metrics_listener(address, scrape)?),
-            None => None,
-        };
         Ok(Application {
             port,
             server: server.run(),
-            metrics_listener,
+            metrics_listener: ops.metrics_listener()?,
             services,
             metrics,
             shutdown,
-            shutdown_timeout,
+            shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
             sweep_interval: Duration::from_secs(settings.ledger.sweep_interval_secs),
             prune_interval: Duration::from_secs(settings.throttle.prune_interval_secs),
             audit_interval: Duration::from_secs(settings.ledger.audit_interval_secs),
@@ -241,27 +226,6 @@ struct Wired {
     services: Services,
     metrics: Arc<Metrics>,
     opened: Option<DieselStorage>,
-}
-
-/// A listener serving `/metrics` alone on `address` (one worker), and its bound port.
-fn metrics_listener(
-    address: std::net::SocketAddr,
-    scrape: web::Data<MetricsEndpoint>,
-) -> Result<(Server, u16), StartupError> {
-    let listener = TcpListener::bind(address)?;
-    let port = listener.local_addr()?.port();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(scrape.clone())
-            .configure(ops::configure_metrics)
-            .default_service(web::to(problem::not_found))
-    })
-    .disable_signals()
-    .workers(1)
-    .listen(listener)?
-    .run();
-    tracing::info!(%address, port, "serving /metrics on its own listener");
-    Ok((server, port))
 }
 
 /// The responder adapter `responder.kind` names.

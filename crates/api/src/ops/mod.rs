@@ -18,28 +18,96 @@ pub mod request_id;
 pub mod scrape;
 pub mod shutdown;
 
-use actix_web::{http::header, middleware::DefaultHeaders, web};
+use std::{net::SocketAddr, sync::Arc};
+
+use actix_web::{App, HttpServer, dev::Server, http::header, middleware::DefaultHeaders, web};
+use adapters::storage::{Database, DatabaseUrl};
 
 pub use self::{
     access::RequestObserver, metered_responder::MeteredResponder, metrics::Metrics,
     shutdown::Shutdown,
 };
-use crate::problem::method_not_allowed;
+use crate::{
+    problem::{self, method_not_allowed},
+    settings::{ServerSettings, SettingsError},
+};
 
-/// Registers `/healthz` and `/readyz`, and `/metrics` too when `with_metrics` (it may be served on
-/// a listener of its own instead). Their answers are never cached. Needs [`health::Readiness`]
-/// (and [`scrape::MetricsEndpoint`]) as app data.
-pub fn configure(cfg: &mut web::ServiceConfig, with_metrics: bool) {
-    probe(cfg, "/healthz", web::get().to(health::healthz));
-    probe(cfg, "/readyz", web::get().to(health::readyz));
-    if with_metrics {
-        configure_metrics(cfg);
-    }
+/// What the operational endpoints and the request middleware of one service share.
+#[derive(Clone)]
+pub struct Operations {
+    metrics: Arc<Metrics>,
+    shutdown: web::Data<Shutdown>,
+    readiness: web::Data<health::Readiness>,
+    scrape: web::Data<scrape::MetricsEndpoint>,
+    metrics_addr: Option<SocketAddr>,
 }
 
-/// Registers `/metrics` alone (the separate metrics listener's whole app).
-pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
-    probe(cfg, "/metrics", web::get().to(scrape::metrics));
+impl Operations {
+    /// The service's operations from its `server` settings: `database` is what `/readyz`
+    /// checks (`None` for injected storage), `shutdown` its stop sequence.
+    pub fn new(
+        server: &ServerSettings,
+        metrics: Arc<Metrics>,
+        database: Option<(Database, DatabaseUrl)>,
+        shutdown: Shutdown,
+    ) -> Result<Self, SettingsError> {
+        Ok(Self {
+            readiness: web::Data::new(health::Readiness {
+                database,
+                shutdown: shutdown.clone(),
+            }),
+            scrape: web::Data::new(scrape::MetricsEndpoint {
+                metrics: metrics.clone(),
+                token: server.metrics_token()?.cloned(),
+            }),
+            metrics_addr: server.metrics_addr()?,
+            shutdown: web::Data::new(shutdown),
+            metrics,
+        })
+    }
+
+    /// The request middleware; wrap the app with it last, so it sees every response.
+    pub fn observer(&self) -> RequestObserver {
+        RequestObserver::new(self.metrics.clone())
+    }
+
+    /// Registers [`Shutdown`] as app data, `/healthz`, `/readyz`, and `/metrics` unless it has a
+    /// listener of its own. The probes' answers are never cached.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(self.shutdown.clone())
+            .app_data(self.readiness.clone())
+            .app_data(self.scrape.clone());
+        probe(cfg, "/healthz", web::get().to(health::healthz));
+        probe(cfg, "/readyz", web::get().to(health::readyz));
+        if self.metrics_addr.is_none() {
+            probe(cfg, "/metrics", web::get().to(scrape::metrics));
+        }
+    }
+
+    /// Binds and starts the `/metrics` listener of its own, when `server.metrics_addr` asks for
+    /// one (one worker; its requests get ids, access lines and counts like any other); returns
+    /// it with its bound port.
+    pub fn metrics_listener(&self) -> std::io::Result<Option<(Server, u16)>> {
+        let Some(address) = self.metrics_addr else {
+            return Ok(None);
+        };
+        let listener = std::net::TcpListener::bind(address)?;
+        let port = listener.local_addr()?.port();
+        let scrape = self.scrape.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(scrape.clone())
+                .wrap(RequestObserver::new(scrape.metrics.clone()))
+                .configure(|cfg| probe(cfg, "/metrics", web::get().to(scrape::metrics)))
+                .default_service(web::to(problem::not_found))
+        })
+        .disable_signals()
+        .workers(1)
+        .listen(listener)?
+        .run();
+        tracing::info!(%address, port, "serving /metrics on its own listener");
+        Ok(Some((server, port)))
+    }
 }
 
 fn probe(cfg: &mut web::ServiceConfig, path: &str, route: actix_web::Route) {

@@ -25,6 +25,7 @@ pub struct TestApp {
     pub database: Arc<TestDatabase>,
     pub settings: Settings,
     handle: actix_web::dev::ServerHandle,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// Settings for tests: a free port, cheap bcrypt, a known secret.
@@ -81,7 +82,7 @@ pub async fn spawn_on(
         .map(|port| format!("http://127.0.0.1:{port}"));
     let handle = application.handle();
     // Not `run_until_stopped`: a test process must keep its own Ctrl-C.
-    tokio::spawn(application.run_until(std::future::pending()));
+    let running = tokio::spawn(application.run_until(std::future::pending()));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         // A hung server fails the test instead of hanging the suite.
@@ -95,6 +96,7 @@ pub async fn spawn_on(
         database,
         settings,
         handle,
+        running,
     }
 }
 
@@ -109,9 +111,11 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    /// Stops the server gracefully and waits until it has.
+    /// Stops the server gracefully and waits until it has, background jobs and database pool
+    /// included.
     pub async fn stop(self) {
         self.handle.stop(true).await;
+        self.running.await.unwrap().unwrap();
     }
 
     /// A second view of the same database, for assertions on what was stored.
@@ -206,6 +210,10 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
     assert!(
         body["type"].as_str().is_some() && body["title"].as_str().is_some(),
         "{body}"
+    );
+    assert!(
+        body["request_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "every error names its request: {body}"
     );
     body
 }

@@ -2,11 +2,10 @@
 //! under load that loses no money.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use futures_util::future::join_all;
 use reqwest::StatusCode;
 use rstest::rstest;
 use rstest_reuse::apply;
@@ -17,7 +16,7 @@ use test_support::{Backend, TestDatabase, on_every_backend, sql};
 use crate::{
     binary::{OwnCluster, ServerProcess},
     helpers::*,
-    processes::{Remote, assert_charged_exactly_for_stored_chats, pending_charges},
+    processes::{ChatLoad, Remote, assert_charged_exactly_for_stored_chats, pending_charges},
 };
 
 /// The value of the series named exactly `series` (name and labels) in a Prometheus text page.
@@ -324,43 +323,18 @@ async fn sigterm_under_chat_load_finishes_in_flight_chats_and_exits_0(backend: B
     let workdir = tempfile::tempdir().unwrap();
     let env = [("CHAT_API__SERVER__SHUTDOWN_TIMEOUT_SECS", "20")];
     let server = ServerProcess::start(&db.url, workdir.path(), &env).await;
-    let remote = Remote::of(&server);
-    let mut sessions = Vec::new();
-    for user in 0..4 {
-        sessions.push(remote.signed_up(&format!("draining{user}")).await);
-    }
-    let answered = Arc::new(Mutex::new(Vec::<String>::new()));
-    let load = sessions.into_iter().enumerate().map(|(user, access)| {
-        let (remote, answered) = (remote.clone(), answered.clone());
-        tokio::spawn(async move {
-            for i in 0..40 {
-                let message = format!("drain-{user}-{i}");
-                match remote.chat(&access, &message).await {
-                    Ok(StatusCode::OK) => answered.lock().unwrap().push(message),
-                    Ok(status) => panic!("{status} during a graceful stop"),
-                    // Refused: the listener is closed.
-                    Err(_) => return,
-                }
-            }
-        })
-    });
-    let load: Vec<_> = load.collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while answered.lock().unwrap().len() < 30 {
-        assert!(Instant::now() < deadline, "load did not get going");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let load = ChatLoad::start(&Remote::of(&server), "draining").await;
+    load.wait_for_answers(30).await;
     server.signal("TERM");
     let status = server.wait_for_exit(Duration::from_secs(60));
     assert_eq!(status.code(), Some(0), "a graceful stop exits 0");
-    join_all(load).await;
+    let answered = load.finish().await;
 
     assert_eq!(
         pending_charges(&db.url),
         0,
         "in-flight chats were settled or refunded before exit, not left to the sweeper"
     );
-    let answered = answered.lock().unwrap().clone();
     assert_charged_exactly_for_stored_chats(&db.url, workdir.path(), &answered);
 }
 

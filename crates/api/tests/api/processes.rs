@@ -86,6 +86,58 @@ impl Remote {
     }
 }
 
+/// Four users chatting 40 times each with one server, each as fast as its answers come. A request
+/// the server no longer answers ends that user's chats; any status but 200 fails the test.
+pub struct ChatLoad {
+    answered: Arc<Mutex<Vec<String>>>,
+    users: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ChatLoad {
+    /// Signs up `{prefix}0` … `{prefix}3` and starts their chats.
+    pub async fn start(remote: &Remote, prefix: &str) -> Self {
+        let mut sessions = Vec::new();
+        for user in 0..4 {
+            sessions.push(remote.signed_up(&format!("{prefix}{user}")).await);
+        }
+        let answered = Arc::new(Mutex::new(Vec::new()));
+        let users = sessions
+            .into_iter()
+            .enumerate()
+            .map(|(user, access)| {
+                let (remote, answered) = (remote.clone(), answered.clone());
+                let prefix = prefix.to_owned();
+                tokio::spawn(async move {
+                    for i in 0..40 {
+                        let message = format!("{prefix}-{user}-{i}");
+                        match remote.chat(&access, &message).await {
+                            Ok(StatusCode::OK) => answered.lock().unwrap().push(message),
+                            Ok(status) => panic!("unexpected {status} under load"),
+                            Err(_) => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self { answered, users }
+    }
+
+    /// Waits (bounded) until `count` chats have been answered.
+    pub async fn wait_for_answers(&self, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.answered.lock().unwrap().len() < count {
+            assert!(Instant::now() < deadline, "load did not get going");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Waits for every user to stop; returns the messages answered with 200.
+    pub async fn finish(self) -> Vec<String> {
+        join_all(self.users).await;
+        self.answered.lock().unwrap().clone()
+    }
+}
+
 /// Deadlines short enough that the sweeper settles a crash within seconds.
 const FAST_SWEEP: [(&str, &str); 3] = [
     ("CHAT_API__RESPONDER__TIMEOUT_SECS", "1"),
@@ -147,37 +199,10 @@ async fn a_sigkill_mid_load_loses_no_money(backend: Backend) {
     let db = TestDatabase::create(backend);
     let workdir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(&db.url, workdir.path(), &FAST_SWEEP).await;
-    let remote = Remote::of(&server);
-    let mut sessions = Vec::new();
-    for user in 0..4 {
-        sessions.push(remote.signed_up(&format!("crash{user}")).await);
-    }
-    let answered = Arc::new(Mutex::new(Vec::<String>::new()));
-    let load = sessions
-        .into_iter()
-        .enumerate()
-        .map(|(user, access)| {
-            let (remote, answered) = (remote.clone(), answered.clone());
-            tokio::spawn(async move {
-                for i in 0..40 {
-                    let message = format!("crash-{user}-{i}");
-                    match remote.chat(&access, &message).await {
-                        Ok(StatusCode::OK) => answered.lock().unwrap().push(message),
-                        Ok(status) => panic!("unexpected {status} before the crash"),
-                        Err(_) => return,
-                    }
-                }
-            })
-        })
-        .collect::<Vec<_>>();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while answered.lock().unwrap().len() < 30 {
-        assert!(Instant::now() < deadline, "load did not get going");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let load = ChatLoad::start(&Remote::of(&server), "crash").await;
+    load.wait_for_answers(30).await;
     server.kill();
-    join_all(load).await;
-    let answered = answered.lock().unwrap().clone();
+    let answered = load.finish().await;
     assert!(answered.len() < 160, "the kill landed mid-load");
 
     let _restarted = ServerProcess::start(&db.url, workdir.path(), &FAST_SWEEP).await;
