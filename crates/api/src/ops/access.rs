@@ -102,7 +102,8 @@ where
         let span = tracing::info_span!(
             "request",
             method = %method,
-            route = route.as_deref().unwrap_or(UNMATCHED_ROUTE),
+            route = %route.as_deref().unwrap_or(UNMATCHED_ROUTE),
+            // Quoted in text lines: it is the client's.
             request_id = id.as_str(),
             user_id = tracing::field::Empty,
         );
@@ -147,12 +148,13 @@ fn log_access(
     id: &RequestId,
     user_id: Option<i64>,
 ) {
-    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    // Microsecond precision: a readable number of milliseconds.
+    let latency_ms = u32::try_from(elapsed.as_micros()).map_or(f64::MAX, f64::from) / 1000.0;
     let request_id = id.as_str();
     if PROBE_ROUTES.contains(&route) {
-        tracing::debug!(target: "access", %method, route, status, latency_ms, request_id, user_id, "request");
+        tracing::debug!(target: "access", %method, %route, status, latency_ms, request_id, user_id, "request");
     } else {
-        tracing::info!(target: "access", %method, route, status, latency_ms, request_id, user_id, "request");
+        tracing::info!(target: "access", %method, %route, status, latency_ms, request_id, user_id, "request");
     }
 }
 
