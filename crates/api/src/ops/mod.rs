@@ -6,6 +6,7 @@
 //! - [`metrics`]: the registry and every metric; [`MeteredResponder`] times the responder.
 //! - [`health`]: `/healthz` and `/readyz`; [`scrape`]: `/metrics`.
 //! - [`shutdown`]: the stop sequence and the tasks it waits for.
+//! - [`Operations`]: all of the above wired into one service's app (and its metrics listener).
 //!
 //! None of this reaches into the core: use-case outcomes arrive through the `ports::ChatMetrics`
 //! port, which [`Metrics`] implements.

@@ -7,11 +7,17 @@
 //!    cut off here is settled as an interrupted chat. One second later the HTTP server closes the
 //!    connections still open.
 //!
-//! Work that must outlive its request (a chat whose client may disconnect, a settlement after a
-//! stream) runs on [`Shutdown::spawn`]: on the service's main runtime, which outlives the HTTP
-//! workers, and tracked, so the process waits for it (up to [`SETTLE_GRACE`] past the deadline)
-//! before it exits. A task still running then is abandoned: it has either stored its chat or left
-//! its charge pending, and the sweeper refunds a pending charge once its deadline has passed.
+//! Work that must not be cancelled with its request runs on a task of its own, in one of two ways:
+//!
+//! - [`Shutdown::spawn`] (a chat): on the HTTP worker's own runtime, no thread hop. The worker
+//!   stops once its connections are done (or at the deadline), and its runtime drops what is still
+//!   running: only a chat whose client has already gone, whose charge then stays pending.
+//! - [`Shutdown::spawn_outliving_workers`] (work that must finish after its response has ended,
+//!   like settling a stream cut at the deadline): on the main runtime, which outlives the workers,
+//!   and tracked: the process waits for it up to [`SETTLE_GRACE`] past the deadline.
+//!
+//! A task abandoned either way has stored its chat or left its charge pending; the sweeper refunds
+//! a pending charge once its deadline has passed, so nothing is charged without its answer stored.
 
 use std::{future::Future, time::Duration};
 
@@ -59,8 +65,19 @@ impl Shutdown {
         self.stopping.is_cancelled()
     }
 
-    /// Runs `task` on the main runtime; shutdown waits for it (see the module documentation).
+    /// Runs `task` on the current runtime (see the module documentation). Cheap: every chat
+    /// runs through here.
     pub fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.tasks.spawn(task)
+    }
+
+    /// Runs `task` on the main runtime, which outlives the HTTP workers; shutdown waits for it
+    /// (see the module documentation). Costs a hand-off to another thread and back.
+    pub fn spawn_outliving_workers<F>(&self, task: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -144,7 +161,7 @@ mod tests {
         let shutdown = Shutdown::new(Handle::current());
         let done = Arc::new(AtomicBool::new(false));
         let flag = done.clone();
-        shutdown.spawn(async move {
+        shutdown.spawn_outliving_workers(async move {
             tokio::time::sleep(Duration::from_secs(10)).await;
             flag.store(true, Ordering::SeqCst);
         });
@@ -156,7 +173,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_task_still_running_past_the_grace_is_abandoned() {
         let shutdown = Shutdown::new(Handle::current());
-        shutdown.spawn(std::future::pending::<()>());
+        shutdown.spawn_outliving_workers(std::future::pending::<()>());
         let started = tokio::time::Instant::now();
         shutdown.begin(Duration::from_secs(30));
         assert_eq!(shutdown.wait_for_tasks().await, 1);

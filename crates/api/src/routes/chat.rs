@@ -18,7 +18,7 @@ use crate::{
 ///
 /// The use case runs in its own task: a client that disconnects mid-request cannot cancel a
 /// chat half-way, so the exchange is stored (and replayable by its `Idempotency-Key`) or refunded.
-/// The task is tracked by [`Shutdown`], so a graceful stop waits for it.
+/// A graceful stop lets it finish while its client waits (see [`crate::ops::shutdown`]).
 pub async fn send(
     state: web::Data<AppState>,
     shutdown: web::Data<Shutdown>,
