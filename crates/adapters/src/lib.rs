@@ -2,7 +2,8 @@
 //!
 //! - [`storage`]: diesel on SQLite (default) or PostgreSQL, picked from the database URL.
 //! - [`crypto`]: bcrypt password hashing and HS256 JWTs.
-//! - [`responder`]: the dummy responder and the timeout every responder is wrapped in.
+//! - [`responder`]: the dummy, an OpenAI-compatible server, and the timeout and concurrency
+//!   limit every responder is wrapped in.
 //! - [`clock`]: the system clock.
 
 pub mod clock;

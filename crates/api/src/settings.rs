@@ -12,6 +12,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use adapters::{
     crypto::BcryptHasher,
+    responder::{OpenAiConfig, openai::OpenAiConfigError},
     storage::{DatabaseUrl, PoolSettings},
 };
 use domain::{Pricing, PricingError};
@@ -131,17 +132,124 @@ pub struct LedgerSettings {
 pub enum ResponderKind {
     /// Deterministic answers derived from the message; no model involved.
     Dummy,
+    /// An OpenAI-compatible chat completions server (`responder.base_url`, `responder.model`).
+    #[serde(rename = "openai")]
+    OpenAi,
 }
+
+/// Most earlier exchanges `responder.context_messages` may ask to send with each message.
+pub const MAX_CONTEXT_MESSAGES: u32 = 100;
+
+/// Most retries `responder.max_retries` may ask for (all stay within `timeout_secs` anyway).
+pub const MAX_RETRIES: u32 = 10;
 
 /// The AI model.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ResponderSettings {
     /// Which responder adapter to wire.
     pub kind: ResponderKind,
-    /// Longest a response may take before the chat fails with 504 (uncharged).
+    /// `openai`: the API root with `/v1`, e.g. `http://127.0.0.1:8080/v1`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// `openai`: the model to ask for.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// `openai`: sent as `Authorization: Bearer …` when set (and not empty).
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+    /// Longest wait for the first byte of an answer (for a whole answer, its end) and, in a
+    /// stream, between two chunks; past it the chat fails with 504 (uncharged). Upstream retries
+    /// happen within it.
     pub timeout_secs: u64,
+    /// Longest any one answer may take, streamed or whole.
+    pub max_duration_secs: u64,
+    /// Upstream attempts after the first, on 429, 502, 503, 504 and connection errors.
+    pub max_retries: u32,
+    /// Answers in the making at once per process; more get 503 `responder_busy`.
+    pub max_concurrency: u32,
     /// Longest answer the model may write, in its tokens.
     pub max_tokens: u32,
+    /// Instructions sent first with every request (none when absent or blank).
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    /// How many of the user's latest stored exchanges are sent before the new message.
+    pub context_messages: u32,
+}
+
+impl ResponderSettings {
+    /// The API key, unless absent or empty (an empty environment variable means none).
+    pub fn api_key(&self) -> Option<&SecretString> {
+        self.api_key
+            .as_ref()
+            .filter(|key| !key.expose_secret().is_empty())
+    }
+
+    /// The system prompt, unless absent or blank.
+    pub fn system_prompt(&self) -> Option<&str> {
+        self.system_prompt
+            .as_deref()
+            .filter(|prompt| !prompt.trim().is_empty())
+    }
+
+    /// The `openai` adapter's configuration; an error names the missing or malformed key.
+    pub fn openai_config(&self) -> Result<OpenAiConfig, SettingsError> {
+        let required = |key: &'static str, value: &Option<String>| {
+            value
+                .clone()
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| {
+                    SettingsError::invalid(key, "is required when responder.kind is \"openai\"")
+                })
+        };
+        let config = OpenAiConfig {
+            base_url: required("responder.base_url", &self.base_url)?,
+            model: required("responder.model", &self.model)?,
+            api_key: self.api_key().cloned(),
+            first_byte_timeout: Duration::from_secs(self.timeout_secs),
+            max_retries: self.max_retries,
+        };
+        config.validate().map_err(|error| {
+            let key = match error {
+                OpenAiConfigError::BaseUrl(_) | OpenAiConfigError::Client(_) => {
+                    "responder.base_url"
+                }
+                OpenAiConfigError::Model => "responder.model",
+                OpenAiConfigError::ApiKey => "responder.api_key",
+            };
+            SettingsError::invalid(key, error)
+        })?;
+        Ok(config)
+    }
+
+    /// Checks the responder section.
+    fn validate(&self) -> Result<(), SettingsError> {
+        at_least("responder.timeout_secs", self.timeout_secs, 1)?;
+        at_least(
+            "responder.max_duration_secs",
+            self.max_duration_secs,
+            self.timeout_secs,
+        )?;
+        at_least("responder.max_tokens", u64::from(self.max_tokens), 1)?;
+        at_least(
+            "responder.max_concurrency",
+            u64::from(self.max_concurrency),
+            1,
+        )?;
+        at_most(
+            "responder.max_retries",
+            self.max_retries.into(),
+            MAX_RETRIES.into(),
+        )?;
+        at_most(
+            "responder.context_messages",
+            self.context_messages.into(),
+            MAX_CONTEXT_MESSAGES.into(),
+        )?;
+        if self.kind == ResponderKind::OpenAi {
+            self.openai_config()?;
+        }
+        Ok(())
+    }
 }
 
 /// Login and sign-up throttling (counted in the database, shared by every process). A limit of 0
@@ -250,6 +358,18 @@ fn at_least(key: &'static str, value: u64, min: u64) -> Result<(), SettingsError
         Err(SettingsError::invalid(
             key,
             format!("must be at least {min}, got {value}"),
+        ))
+    }
+}
+
+/// `Ok` when `value` is at most `max`, otherwise an error naming `key`.
+fn at_most(key: &'static str, value: u64, max: u64) -> Result<(), SettingsError> {
+    if value <= max {
+        Ok(())
+    } else {
+        Err(SettingsError::invalid(
+            key,
+            format!("must be at most {max}, got {value}"),
         ))
     }
 }
@@ -377,12 +497,7 @@ impl Settings {
             self.ledger.audit_interval_secs,
             1,
         )?;
-        at_least("responder.timeout_secs", self.responder.timeout_secs, 1)?;
-        at_least(
-            "responder.max_tokens",
-            u64::from(self.responder.max_tokens),
-            1,
-        )?;
+        self.responder.validate()?;
         let throttle = &self.throttle;
         at_least("throttle.login_window_secs", throttle.login_window_secs, 1)?;
         at_least(
@@ -439,7 +554,9 @@ impl Settings {
             charge: application::ChargePolicy {
                 pricing: self.ledger.pricing()?,
                 max_answer_tokens: self.responder.max_tokens,
-                responder_timeout: Duration::from_secs(self.responder.timeout_secs),
+                // A pending charge must outlive the longest answer, or the sweeper would refund
+                // a stream still being written.
+                responder_timeout: Duration::from_secs(self.responder.max_duration_secs),
                 settle_grace: Duration::from_secs(self.ledger.charge_grace_secs),
             },
             rotate_refresh_tokens: self.auth.rotate_refresh_tokens,
@@ -716,6 +833,31 @@ mod tests {
                 "responder.timeout_secs",
             ),
             (
+                "CHAT_API__RESPONDER__MAX_DURATION_SECS",
+                "29",
+                "responder.max_duration_secs",
+            ),
+            (
+                "CHAT_API__RESPONDER__MAX_CONCURRENCY",
+                "0",
+                "responder.max_concurrency",
+            ),
+            (
+                "CHAT_API__RESPONDER__MAX_TOKENS",
+                "0",
+                "responder.max_tokens",
+            ),
+            (
+                "CHAT_API__RESPONDER__MAX_RETRIES",
+                "11",
+                "responder.max_retries",
+            ),
+            (
+                "CHAT_API__RESPONDER__CONTEXT_MESSAGES",
+                "101",
+                "responder.context_messages",
+            ),
+            (
                 "CHAT_API__THROTTLE__LOGIN_WINDOW_SECS",
                 "0",
                 "throttle.login_window_secs",
@@ -824,6 +966,90 @@ mod tests {
     }
 
     #[test]
+    fn the_responder_defaults_are_the_dummy_with_documented_limits() {
+        let responder = Settings::defaults().unwrap().responder;
+        assert_eq!(responder.kind, ResponderKind::Dummy);
+        assert_eq!(
+            (
+                responder.timeout_secs,
+                responder.max_duration_secs,
+                responder.max_retries,
+                responder.max_concurrency,
+                responder.max_tokens,
+                responder.context_messages,
+            ),
+            (30, 300, 2, 64, 512, 0)
+        );
+        assert!(responder.base_url.is_none() && responder.model.is_none());
+        assert!(responder.api_key().is_none() && responder.system_prompt().is_none());
+    }
+
+    const OPENAI: [(&str, &str); 3] = [
+        ("CHAT_API__RESPONDER__KIND", "openai"),
+        ("CHAT_API__RESPONDER__BASE_URL", "http://127.0.0.1:8080/v1"),
+        ("CHAT_API__RESPONDER__MODEL", "qwen2.5"),
+    ];
+
+    #[test]
+    fn the_openai_responder_is_configured_from_the_environment() {
+        let mut variables = OPENAI.to_vec();
+        variables.push(("CHAT_API__RESPONDER__API_KEY", "sk-from-env"));
+        variables.push(("CHAT_API__RESPONDER__SYSTEM_PROMPT", "Be brief."));
+        let settings = read_with(&variables).unwrap();
+        assert_eq!(settings.responder.kind, ResponderKind::OpenAi);
+        let config = settings.responder.openai_config().unwrap();
+        assert_eq!(
+            (config.base_url.as_str(), config.model.as_str()),
+            ("http://127.0.0.1:8080/v1", "qwen2.5")
+        );
+        assert_eq!(
+            config.api_key.as_ref().map(ExposeSecret::expose_secret),
+            Some("sk-from-env")
+        );
+        assert_eq!(settings.responder.system_prompt(), Some("Be brief."));
+        let mut without_key = OPENAI.to_vec();
+        without_key.push(("CHAT_API__RESPONDER__API_KEY", ""));
+        let settings = read_with(&without_key).unwrap();
+        assert!(settings.responder.api_key().is_none(), "empty means none");
+    }
+
+    #[test]
+    fn an_unusable_openai_configuration_is_refused_naming_its_key() {
+        for (missing, key) in [(1, "responder.base_url"), (2, "responder.model")] {
+            let mut variables = OPENAI.to_vec();
+            variables.remove(missing);
+            let error = read_with(&variables).unwrap_err();
+            assert!(
+                error.starts_with(&format!("invalid setting {key}: is required")),
+                "{error}"
+            );
+        }
+        let secret = "sk-has a space";
+        for (variable, value, key) in [
+            (
+                "CHAT_API__RESPONDER__BASE_URL",
+                "ftp://host/v1",
+                "responder.base_url",
+            ),
+            (
+                "CHAT_API__RESPONDER__BASE_URL",
+                "127.0.0.1:8080",
+                "responder.base_url",
+            ),
+            ("CHAT_API__RESPONDER__API_KEY", secret, "responder.api_key"),
+        ] {
+            let mut variables = OPENAI.to_vec();
+            variables.push((variable, value));
+            let error = read_with(&variables).unwrap_err();
+            assert!(
+                error.starts_with(&format!("invalid setting {key}: ")),
+                "{value}: {error}"
+            );
+            assert!(!error.contains(secret), "{error}");
+        }
+    }
+
+    #[test]
     fn the_development_profile_listens_on_loopback_only_unless_told_otherwise() {
         for host in ["0.0.0.0", "::", "192.0.2.10", "chat.example.com"] {
             let error = read_with(&[("CHAT_API__SERVER__HOST", host)]).unwrap_err();
@@ -861,9 +1087,12 @@ mod tests {
         settings.auth.jwt_secret = Some(SecretString::from(jwt.to_owned()));
         settings.database.url =
             SecretString::from(format!("postgres://chat:{db_password}@db.internal/chat"));
+        let api_key = "sk-upstream-key-never-logged";
+        settings.responder.api_key = Some(SecretString::from(api_key.to_owned()));
         for rendering in [format!("{settings:?}"), format!("{settings:#?}")] {
             assert!(!rendering.contains(jwt), "{rendering}");
             assert!(!rendering.contains(db_password), "{rendering}");
+            assert!(!rendering.contains(api_key), "{rendering}");
             assert!(rendering.contains("REDACTED"));
         }
     }

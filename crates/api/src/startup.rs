@@ -19,7 +19,10 @@ use actix_web::{App, HttpServer, dev::Server, middleware::DefaultHeaders, web};
 use adapters::{
     SystemClock,
     crypto::{BcryptHasher, JwtIssuer, JwtSettings, RandomSecrets},
-    responder::{DummyResponder, TimeoutResponder},
+    responder::{
+        DummyResponder, LimitedResponder, OpenAiResponder, TimeoutResponder, limited::SLOT_WAIT,
+        openai::OpenAiConfigError,
+    },
     storage::{Database, DieselStorage},
 };
 use application::{Ports, Services};
@@ -31,7 +34,7 @@ use crate::{
     background,
     ops::{self, MeteredResponder, Metrics, Operations, Shutdown},
     problem, routes, secret,
-    settings::{DatabaseSettings, ResponderKind, Settings, SettingsError},
+    settings::{DatabaseSettings, ResponderKind, ResponderSettings, Settings, SettingsError},
 };
 
 /// Why the service could not start. Each says what to fix; a wrapped cause is the error's
@@ -50,6 +53,9 @@ pub enum StartupError {
     /// The password hasher could not be prepared.
     #[error("cannot prepare the password hasher")]
     Hasher(#[from] ports::HasherError),
+    /// The responder adapter could not be set up (its HTTP client, say).
+    #[error("cannot set up the responder")]
+    Responder(#[from] OpenAiConfigError),
     /// A setup step running off the async runtime died.
     #[error("a startup task failed")]
     Task(#[from] tokio::task::JoinError),
@@ -88,7 +94,8 @@ pub struct ApplicationBuilder {
 
 impl ApplicationBuilder {
     /// Answers chats with `responder` instead of the adapter `responder.kind` names. It is still
-    /// wrapped in the `responder.timeout_secs` timeout, so a stalled model costs nobody tokens.
+    /// wrapped in the `responder.timeout_secs` / `max_duration_secs` timeouts, so a stalled model
+    /// costs nobody tokens, and in the `responder.max_concurrency` limit.
     pub fn responder(mut self, responder: Arc<dyn Responder>) -> Self {
         self.responder = Some(responder);
         self
@@ -132,13 +139,11 @@ impl ApplicationBuilder {
                 leeway: Duration::from_secs(settings.auth.leeway_secs),
             },
         );
-        let responder = self
-            .responder
-            .unwrap_or_else(|| configured_responder(settings.responder.kind));
-        let responder = Arc::new(TimeoutResponder::new(
-            responder,
-            Duration::from_secs(settings.responder.timeout_secs),
-        ));
+        let responder = match self.responder {
+            Some(responder) => responder,
+            None => configured_responder(&settings.responder)?,
+        };
+        let responder = wrap_responder(responder, &settings.responder);
         let ports = Ports {
             storage,
             hasher: Arc::new(hasher),
@@ -228,11 +233,37 @@ struct Wired {
     opened: Option<DieselStorage>,
 }
 
-/// The responder adapter `responder.kind` names.
-fn configured_responder(kind: ResponderKind) -> Arc<dyn Responder> {
-    match kind {
+/// The responder adapter `responder.kind` names (built once: its HTTP client is the process's
+/// connection pool).
+fn configured_responder(settings: &ResponderSettings) -> Result<Arc<dyn Responder>, StartupError> {
+    Ok(match settings.kind {
         ResponderKind::Dummy => Arc::new(DummyResponder),
-    }
+        ResponderKind::OpenAi => {
+            let responder = OpenAiResponder::new(settings.openai_config()?)?;
+            tracing::info!(
+                endpoint = %responder.endpoint(),
+                model = %responder.model(),
+                authorization = settings.api_key().is_some(),
+                "answering with an OpenAI-compatible server"
+            );
+            Arc::new(responder)
+        }
+    })
+}
+
+/// `responder` inside the wrappers every responder gets: the concurrency limit outside (a call
+/// that gets no slot never starts its clock), the timeouts inside.
+fn wrap_responder(
+    responder: Arc<dyn Responder>,
+    settings: &ResponderSettings,
+) -> Arc<dyn Responder> {
+    let timed = TimeoutResponder::new(
+        responder,
+        Duration::from_secs(settings.timeout_secs),
+        Duration::from_secs(settings.max_duration_secs),
+    );
+    let slots = usize::try_from(settings.max_concurrency).unwrap_or(usize::MAX);
+    Arc::new(LimitedResponder::new(Arc::new(timed), slots, SLOT_WAIT))
 }
 
 /// A bound, not yet running server and its background tasks.

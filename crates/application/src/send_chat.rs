@@ -46,7 +46,8 @@ pub struct ChargePolicy {
     pub pricing: Pricing,
     /// Longest answer the responder may write, in model tokens.
     pub max_answer_tokens: u32,
-    /// Longest the responder may take (enforced by the responder wrapper in the adapters).
+    /// Longest one answer may take, streamed or whole (`responder.max_duration_secs`, enforced
+    /// by the responder wrapper in the adapters); a pending charge lives this long plus the grace.
     pub responder_timeout: Duration,
     /// Extra time after the responder timeout before the sweeper may refund a pending charge;
     /// covers the settle transaction of a slow but live request.

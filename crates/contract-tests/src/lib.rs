@@ -1,8 +1,8 @@
 //! The contracts of chat-api's ports, written once as public async functions so that every
 //! adapter runs the same checks: ours on SQLite and PostgreSQL, and another team's own.
 //!
-//! One module per kind of port; today [`storage`] (every repository port, through
-//! [`ports::Storage`]). Each contract function takes a fresh, empty instance of the adapter
+//! One module per kind of port: [`storage`] (every repository port, through
+//! [`ports::Storage`]) and [`responder`] (the AI model, [`ports::Responder`]). Each contract function takes a fresh, empty instance of the adapter
 //! under test and panics when the adapter breaks a promise written on the port's trait.
 //!
 //! An adapter's test suite runs a whole contract with one macro call, which expands to one
@@ -13,9 +13,13 @@
 //! mod my_store {
 //!     contract_tests::storage_tests!(crate::MyStoreFactory::new());
 //! }
+//! mod my_model {
+//!     contract_tests::responder_tests!(crate::MyResponderFactory);
+//! }
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod responder;
 pub mod storage;
 
 /// One `#[tokio::test]` per storage contract function, each on a fresh store from `$factory` (an
@@ -82,6 +86,30 @@ macro_rules! storage_tests {
     };
 }
 
+/// One `#[tokio::test]` per responder contract function, each on a responder from `$factory` (an
+/// expression whose value implements [`responder::ResponderFactory`]), grouped as `answers::…`
+/// and `streams::…`. Call it inside a module named after the adapter (`mod openai { … }`).
+#[macro_export]
+macro_rules! responder_tests {
+    ($factory:expr) => {
+        $crate::__contract_tests! {
+            factory: $factory => $crate::responder::ResponderFactory;
+            contract: responder;
+            answers {
+                the_model_has_a_name,
+                a_whole_answer_has_text_and_names_its_model,
+                reported_usage_counts_the_prompt_and_stays_within_max_tokens,
+                concurrent_requests_are_all_answered,
+            }
+            streams {
+                a_stream_joins_to_the_whole_answer,
+                a_stream_ends_with_exactly_one_finished,
+                dropping_a_stream_midway_leaves_the_responder_usable,
+            }
+        }
+    };
+}
+
 /// Expands a contract's list of names into test functions; see [`storage_tests!`].
 #[doc(hidden)]
 #[macro_export]
@@ -124,10 +152,10 @@ mod tests {
             .collect()
     }
 
-    /// The names listed for `module` in the `storage_tests!` body.
-    fn listed(module: &str) -> Vec<&'static str> {
+    /// The names listed for `module` in the body of the macro `contract`.
+    fn listed(contract: &str, module: &str) -> Vec<&'static str> {
         let macro_body = include_str!("lib.rs")
-            .split("macro_rules! storage_tests")
+            .split(&format!("macro_rules! {contract}"))
             .nth(1)
             .and_then(|rest| rest.split("macro_rules!").next())
             .unwrap();
@@ -135,7 +163,7 @@ mod tests {
             .split(&format!("            {module} {{"))
             .nth(1)
             .and_then(|rest| rest.split('}').next())
-            .unwrap_or_else(|| panic!("{module} is not in storage_tests!"));
+            .unwrap_or_else(|| panic!("{module} is not in {contract}!"));
         list.split(',')
             .map(str::trim)
             .filter(|name| !name.is_empty())
@@ -152,15 +180,38 @@ mod tests {
             ("admin", include_str!("storage/admin.rs")),
             ("settings", include_str!("storage/settings.rs")),
         ];
+        assert_every_function_listed("storage_tests", &modules, include_str!("storage/mod.rs"));
+    }
+
+    #[test]
+    fn responder_tests_lists_every_responder_contract_function() {
+        let modules = [
+            ("answers", include_str!("responder/answers.rs")),
+            ("streams", include_str!("responder/streams.rs")),
+        ];
+        assert_every_function_listed(
+            "responder_tests",
+            &modules,
+            include_str!("responder/mod.rs"),
+        );
+    }
+
+    /// Each of `modules` (name, source) is listed whole in the macro `contract`, and they are all
+    /// the contract modules `mod_rs` declares.
+    fn assert_every_function_listed(contract: &str, modules: &[(&str, &str)], mod_rs: &str) {
         for (module, source) in modules {
-            assert_eq!(listed(module), contract_functions(source), "{module}");
+            assert_eq!(
+                listed(contract, module),
+                contract_functions(source),
+                "{module}"
+            );
         }
-        let listed_modules = include_str!("storage/mod.rs")
+        let declared = mod_rs
             .lines()
             .filter_map(|line| line.strip_prefix("pub mod "))
             .count();
         assert_eq!(
-            listed_modules,
+            declared,
             modules.len(),
             "a contract module is not checked here"
         );

@@ -2,9 +2,11 @@
 //! PostgreSQL tests run when `CHAT_API_TEST_PG_URL` is set and otherwise skip with a visible
 //! message, unless `CHAT_API_TEST_REQUIRE_ALL=1`, under which a skip fails the test.
 //! `on_every_backend` runs one test function on every [`Backend`] (see its definition).
+//! [`stub_upstream`] is a scripted OpenAI-compatible server for responder tests.
 #![allow(clippy::expect_used)]
 
 pub mod problem_snapshot;
+pub mod stub_upstream;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 /// Re-exported for [`assert_problem_snapshot!`], so suites need no direct insta dependency.

@@ -54,12 +54,12 @@ impl ServerProcess {
         Self::start_logging_to(database_url, workdir, env, Stdio::inherit()).await
     }
 
-    /// [`Self::start`], with the server's log (its stderr) going to `log`.
+    /// [`ServerProcess::start`], with the server's log (its standard error) going to `log`.
     pub async fn start_logging_to(
         database_url: &str,
         workdir: &Path,
         env: &[(&str, &str)],
-        log: impl Into<Stdio>,
+        log: Stdio,
     ) -> Self {
         let port = free_port();
         let mut command = command(database_url, workdir);

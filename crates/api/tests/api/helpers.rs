@@ -186,6 +186,15 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The user still has the sign-up grant and no chat, and the ledger adds up: whatever was
+    /// reserved for a failed chat was refunded.
+    pub async fn assert_uncharged(&self, session: &Session) {
+        assert_eq!(self.balance(&session.access).await, 4000);
+        let user = domain::UserId(user_id_of(&session.access));
+        assert_eq!(self.storage().await.chat_count(user).await.unwrap(), 0);
+        self.assert_ledger_consistent().await;
+    }
+
     /// The ledger invariants for every user, read straight from the database.
     pub async fn assert_ledger_consistent(&self) {
         contract_tests::storage::assert_ledger_consistent(&self.storage().await).await;

@@ -12,6 +12,7 @@ mod bad_input;
 mod concurrency;
 mod idempotency;
 mod operations;
+mod openai_upstream;
 mod problem_snapshots;
 mod processes;
 mod responder_failures;

@@ -361,7 +361,7 @@ async fn request_ids_reach_the_response_the_body_and_every_json_log_line() {
         ("CHAT_API__LOG__FORMAT", "json"),
         ("CHAT_API__LOG__LEVEL", "info"),
     ];
-    let server = ServerProcess::start_logging_to(&db.url, workdir.path(), &env, log).await;
+    let server = ServerProcess::start_logging_to(&db.url, workdir.path(), &env, log.into()).await;
     let remote = Remote::of(&server);
     let access = remote.signed_up("traced").await;
 

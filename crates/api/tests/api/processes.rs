@@ -139,8 +139,9 @@ impl ChatLoad {
 }
 
 /// Deadlines short enough that the sweeper settles a crash within seconds.
-const FAST_SWEEP: [(&str, &str); 3] = [
+const FAST_SWEEP: [(&str, &str); 4] = [
     ("CHAT_API__RESPONDER__TIMEOUT_SECS", "1"),
+    ("CHAT_API__RESPONDER__MAX_DURATION_SECS", "1"),
     ("CHAT_API__LEDGER__CHARGE_GRACE_SECS", "1"),
     ("CHAT_API__LEDGER__SWEEP_INTERVAL_SECS", "1"),
 ];

@@ -22,13 +22,6 @@ fn stalled_responder() -> Arc<dyn Responder> {
     Arc::new(FnResponder(|_| std::future::pending()))
 }
 
-async fn assert_uncharged(app: &TestApp, session: &Session) {
-    assert_eq!(app.balance(&session.access).await, 4000);
-    let user = domain::UserId(user_id_of(&session.access));
-    assert_eq!(app.storage().await.chat_count(user).await.unwrap(), 0);
-    app.assert_ledger_consistent().await;
-}
-
 #[apply(on_every_backend)]
 async fn a_failing_responder_is_a_bad_gateway_and_costs_nothing(backend: Backend) {
     let overrides = Overrides {
@@ -44,7 +37,7 @@ async fn a_failing_responder_is_a_bad_gateway_and_costs_nothing(backend: Backend
         )
         .await;
     }
-    assert_uncharged(&app, &session).await;
+    app.assert_uncharged(&session).await;
 }
 
 #[apply(on_every_backend)]
@@ -65,5 +58,5 @@ async fn a_stalled_responder_times_out_and_costs_nothing(backend: Backend) {
         started.elapsed() < Duration::from_secs(10),
         "the timeout comes from configuration"
     );
-    assert_uncharged(&app, &session).await;
+    app.assert_uncharged(&session).await;
 }
