@@ -139,14 +139,14 @@ impl ChatLoad {
 }
 
 /// Deadlines short enough that the sweeper settles a crash within seconds.
-const FAST_SWEEP: [(&str, &str); 4] = [
+pub const FAST_SWEEP: [(&str, &str); 4] = [
     ("CHAT_API__RESPONDER__TIMEOUT_SECS", "1"),
     ("CHAT_API__RESPONDER__MAX_DURATION_SECS", "1"),
     ("CHAT_API__LEDGER__CHARGE_GRACE_SECS", "1"),
     ("CHAT_API__LEDGER__SWEEP_INTERVAL_SECS", "1"),
 ];
 
-pub fn pending_charges(url: &str) -> i64 {
+fn pending_charges(url: &str) -> i64 {
     sql::integer(
         url,
         "SELECT CAST(COUNT(*) AS TEXT) AS value FROM chat_charges WHERE status = 'pending'",
@@ -154,7 +154,7 @@ pub fn pending_charges(url: &str) -> i64 {
 }
 
 /// Waits (bounded) until the sweeper has settled every pending charge.
-async fn wait_for_no_pending_charges(url: &str) {
+pub async fn wait_for_no_pending_charges(url: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while pending_charges(url) > 0 {
         assert!(Instant::now() < deadline, "pending charges were not swept");
