@@ -166,14 +166,15 @@ async fn check_ledger(settings: Settings) -> anyhow::Result<ExitCode> {
         );
     }
     println!(
-        "checked {} users, {} tokens in balances: {}",
+        "checked {} users, {} tokens in balances: {}; {} charges pending",
         report.accounts,
         report.total_balance,
         if report.is_consistent() {
             "ledger consistent".to_owned()
         } else {
             format!("{} violations", report.violations.len())
-        }
+        },
+        report.pending_charges
     );
     Ok(if report.is_consistent() {
         ExitCode::SUCCESS

@@ -1,4 +1,5 @@
-//! `chat-api check-ledger`: every account's balance checked against its ledger.
+//! `chat-api check-ledger` and the ledger metrics: every account's balance checked against its
+//! ledger, and the charges still pending.
 
 use std::sync::Arc;
 
@@ -30,6 +31,10 @@ pub struct LedgerReport {
     pub total_balance: i64,
     /// Every broken invariant, in account order.
     pub violations: Vec<AccountViolation>,
+    /// Sum over accounts of |balance − ledger sum|: 0 exactly when every balance matches.
+    pub drift: u64,
+    /// Chat charges taken and neither settled nor refunded yet, read just after the totals.
+    pub pending_charges: i64,
 }
 
 impl LedgerReport {
@@ -40,7 +45,7 @@ impl LedgerReport {
 }
 
 /// Checks that no balance is negative and that every balance equals the sum of its account's
-/// ledger entries, on one consistent snapshot of the ledger.
+/// ledger entries, on one consistent snapshot of the ledger; counts the pending charges.
 pub struct AuditLedger {
     ledger: Arc<dyn LedgerRepository>,
 }
@@ -66,10 +71,16 @@ impl AuditLedger {
                     })
             })
             .collect();
+        let drift = totals
+            .iter()
+            .map(|t| t.balance.get().abs_diff(t.entries_sum.get()))
+            .fold(0, u64::saturating_add);
         Ok(LedgerReport {
             accounts: totals.len(),
             total_balance: totals.iter().map(|t| t.balance.get()).sum(),
             violations,
+            drift,
+            pending_charges: self.ledger.pending_charges().await?,
         })
     }
 }
@@ -94,6 +105,7 @@ mod tests {
     fn audit_of(rows: Vec<LedgerTotals>) -> Result<LedgerReport, AppError> {
         let mut ledger = MockLedgerRepository::new();
         ledger.expect_ledger_totals().return_once(move || Ok(rows));
+        ledger.expect_pending_charges().return_once(|| Ok(2));
         block_on(AuditLedger::new(Arc::new(ledger)).execute())
     }
 
@@ -102,6 +114,18 @@ mod tests {
         let report = audit_of(vec![totals(1, 3900, 3900), totals(2, 0, 0)]).unwrap();
         assert!(report.is_consistent());
         assert_eq!((report.accounts, report.total_balance), (2, 3900));
+        assert_eq!((report.drift, report.pending_charges), (0, 2));
+    }
+
+    #[test]
+    fn drift_adds_up_every_account_gap_whichever_its_sign() {
+        let report = audit_of(vec![
+            totals(1, 3901, 3900),
+            totals(2, 3900, 3905),
+            totals(3, 7, 7),
+        ])
+        .unwrap();
+        assert_eq!(report.drift, 6, "gaps of +1 and -5 do not cancel out");
     }
 
     #[test]

@@ -6,9 +6,9 @@ use crate::{AppError, digest::sha256_hex};
 use chrono::{DateTime, Utc};
 use domain::{ChatMessage, Pricing, User};
 use ports::{
-    ChatRecord, ChatRepository, ChatReservation, Clock, CompletionRequest, IdempotencyKey,
-    IdempotencyKeyState, PromptMessage, Reservation, Responder, ResponderError, Role, Settlement,
-    TokenError,
+    ChatMetrics, ChatRecord, ChatRepository, ChatReservation, Clock, CompletionRequest,
+    IdempotencyKey, IdempotencyKeyState, NoMetrics, PromptMessage, RefundCause, Reservation,
+    Responder, ResponderError, Role, Settlement, TokenError,
 };
 
 mod waiters;
@@ -78,6 +78,7 @@ pub struct SendChat {
     responder: Arc<dyn Responder>,
     clock: Arc<dyn Clock>,
     policy: ChargePolicy,
+    metrics: Arc<dyn ChatMetrics>,
     waiters: Arc<Waiters>,
 }
 
@@ -94,8 +95,15 @@ impl SendChat {
             responder,
             clock,
             policy,
+            metrics: Arc::new(NoMetrics),
             waiters: Arc::default(),
         }
+    }
+
+    /// Reports answered chats, refusals for want of tokens and refunds to `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn ChatMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Reserves the price, asks the responder, then settles or refunds. A retry with the same
@@ -125,6 +133,7 @@ impl SendChat {
                 Reservation::Reserved(charge) => break charge,
                 Reservation::Replay(record) => return Ok(record),
                 Reservation::InsufficientTokens { available } => {
+                    self.metrics.insufficient_tokens();
                     return Err(AppError::InsufficientTokens {
                         needed: self.policy.pricing.price_per_message(),
                         available,
@@ -168,16 +177,23 @@ impl SendChat {
                 .settle(charge, &message, &completion.text, self.clock.now())
                 .await?
             {
-                Settlement::Settled(record) => Ok(record),
+                Settlement::Settled(record) => {
+                    self.metrics
+                        .chat_answered(self.policy.pricing.price_per_message());
+                    Ok(record)
+                }
                 Settlement::ChargeExpired => Err(AppError::ResponderTimeout),
             },
             Err(error) => {
                 let reason = error.to_string();
-                if let Err(refund_error) =
-                    self.chats.refund(charge, &reason, self.clock.now()).await
-                {
+                match self.chats.refund(charge, &reason, self.clock.now()).await {
+                    Ok(true) => self.metrics.refunded(RefundCause::of(&error), 1),
+                    // The sweeper got there first (and counted it).
+                    Ok(false) => {}
                     // The charge stays pending; the sweeper refunds it after its deadline.
-                    tracing::warn!(%refund_error, "refund deferred to the sweeper");
+                    Err(refund_error) => {
+                        tracing::warn!(%refund_error, "refund deferred to the sweeper")
+                    }
                 }
                 Err(match error {
                     ResponderError::Failed(_) => AppError::ResponderFailed,

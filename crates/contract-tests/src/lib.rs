@@ -54,6 +54,7 @@ macro_rules! storage_tests {
                 a_key_older_than_its_lifetime_is_forgotten,
                 concurrent_duplicates_claim_a_key_once,
                 an_idempotency_key_reports_its_state,
+                pending_charges_count_what_is_neither_settled_nor_refunded,
             }
             security {
                 logout_revokes_the_token_and_its_family,

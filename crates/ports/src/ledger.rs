@@ -1,4 +1,5 @@
-//! The ledger read back as a whole, for audits (`chat-api check-ledger`, tests, drift metrics).
+//! The ledger read back as a whole, for audits (`chat-api check-ledger`, tests) and monitoring
+//! (the drift and pending-charge metrics).
 
 use async_trait::async_trait;
 use domain::{Tokens, UserId};
@@ -26,4 +27,9 @@ pub trait LedgerRepository: Send + Sync {
     /// Every account's balance and ledger sum, ordered by account id. MUST read one consistent
     /// snapshot: a chat committing meanwhile is either wholly in both numbers or in neither.
     async fn ledger_totals(&self) -> Result<Vec<LedgerTotals>, StorageError>;
+
+    /// How many chat charges are pending: taken by [`crate::ChatRepository::reserve`] and neither
+    /// settled nor refunded yet (chats under way in every process, plus any a crash left for the
+    /// sweeper). MUST be one cheap aggregate: monitoring reads it every few seconds.
+    async fn pending_charges(&self) -> Result<i64, StorageError>;
 }

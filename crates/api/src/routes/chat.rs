@@ -5,9 +5,11 @@ use application::{AppError, SendChatCommand, send_chat::invalid_idempotency_key}
 use chrono::SecondsFormat;
 use serde::Serialize;
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::{
     extract::{CurrentUser, FormOrJson},
+    ops::Shutdown,
     problem::ApiError,
     state::AppState,
 };
@@ -16,8 +18,10 @@ use crate::{
 ///
 /// The use case runs in its own task: a client that disconnects mid-request cannot cancel a
 /// chat half-way, so the exchange is stored (and replayable by its `Idempotency-Key`) or refunded.
+/// A graceful stop lets it finish while its client waits (see [`crate::ops::shutdown`]).
 pub async fn send(
     state: web::Data<AppState>,
+    shutdown: web::Data<Shutdown>,
     CurrentUser(user): CurrentUser,
     request: HttpRequest,
     body: FormOrJson,
@@ -38,7 +42,9 @@ pub async fn send(
         message,
         idempotency_key,
     };
-    let record = tokio::spawn(async move { send_chat.execute(command).await })
+    let chat = async move { send_chat.execute(command).await };
+    let record = shutdown
+        .spawn(chat.in_current_span())
         .await
         .map_err(|e| AppError::Internal(format!("chat task failed: {e}")))??;
     Ok(HttpResponse::Ok().json(ChatResponse {

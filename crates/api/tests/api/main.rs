@@ -12,6 +12,7 @@ mod bad_input;
 mod concurrency;
 mod idempotency;
 mod openai_upstream;
+mod operations;
 mod problem_snapshots;
 mod processes;
 mod responder_failures;

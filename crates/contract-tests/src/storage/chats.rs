@@ -312,3 +312,23 @@ pub async fn an_idempotency_key_reports_its_state(storage: Arc<dyn Storage>) {
         "a refund releases the key"
     );
 }
+
+/// A charge counts as pending from its reservation until it is settled, refunded or swept.
+pub async fn pending_charges_count_what_is_neither_settled_nor_refunded(storage: Arc<dyn Storage>) {
+    let user = create_user(&*storage, "mia", 1000).await;
+    assert_eq!(storage.pending_charges().await.unwrap(), 0);
+    let settled = reserve(&*storage, reservation(user.id, 100, 60)).await;
+    let refunded = reserve(&*storage, reservation(user.id, 100, 60)).await;
+    reserve(&*storage, reservation(user.id, 100, 1)).await;
+    assert_eq!(storage.pending_charges().await.unwrap(), 3);
+    settle(&*storage, settled, "kept").await;
+    assert!(
+        storage
+            .refund(refunded, "responder failed", later(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(storage.pending_charges().await.unwrap(), 1);
+    assert_eq!(storage.refund_expired(later(2)).await.unwrap(), 1);
+    assert_eq!(storage.pending_charges().await.unwrap(), 0);
+}

@@ -1,4 +1,4 @@
-//! SQL for `chat-api check-ledger`.
+//! SQL for `chat-api check-ledger` and the ledger metrics.
 
 /// Defines `mod audit`: the ledger audit queries for the connection type `$conn`.
 macro_rules! audit_queries {
@@ -19,6 +19,15 @@ macro_rules! audit_queries {
                      GROUP BY u.id, u.username, u.tokens ORDER BY u.id",
                 )
                 .load(conn)
+            }
+
+            /// How many charges are still pending (an index range on `chat_charges_pending`).
+            pub fn pending_charges(conn: &mut $conn) -> QueryResult<i64> {
+                use crate::storage::{models::charge_status, schema::chat_charges};
+                chat_charges::table
+                    .filter(chat_charges::status.eq(charge_status::PENDING))
+                    .count()
+                    .get_result(conn)
             }
         }
     };
