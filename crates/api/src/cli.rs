@@ -167,7 +167,7 @@ async fn check_ledger(settings: Settings) -> anyhow::Result<ExitCode> {
         );
     }
     println!(
-        "checked {} users and {} chats, {} tokens in balances: {}",
+        "checked {} users and {} chats, {} tokens in balances: {}; {} charges pending",
         report.accounts,
         report.chats,
         report.total_balance,
@@ -175,7 +175,8 @@ async fn check_ledger(settings: Settings) -> anyhow::Result<ExitCode> {
             "ledger consistent".to_owned()
         } else {
             format!("{} violations", report.violations.len())
-        }
+        },
+        report.pending_charges
     );
     Ok(if report.is_consistent() {
         ExitCode::SUCCESS

@@ -1,5 +1,7 @@
 //! The one place errors become HTTP responses: RFC 9457 `application/problem+json` bodies with the
-//! `detail` DRF clients read and a stable machine-readable `code` (catalogue in `docs/api.md`).
+//! `detail` DRF clients read and a stable machine-readable `code` (catalogue in `docs/api.md`),
+//! plus the `request_id` of the request that failed (also in its `X-Request-Id` header), so a
+//! client's bug report leads to the server's log lines.
 
 use actix_web::{
     HttpResponse, ResponseError,
@@ -9,6 +11,8 @@ use application::AppError;
 use domain::FieldErrors;
 use ports::TokenError;
 use serde::Serialize;
+
+use crate::ops::{health::NotReady, request_id};
 
 /// Everything a request can fail with: use-case errors plus what only the HTTP edge knows.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +46,9 @@ pub enum ApiError {
     /// A browser form post from another site (see `extract::cross_site`).
     #[error("Cross-site form posts are not accepted.")]
     CrossSiteRequest,
+    /// `/readyz`: this process should not get traffic now.
+    #[error("{0}")]
+    NotReady(NotReady),
 }
 
 /// The problem+json body.
@@ -55,6 +62,8 @@ struct Problem<'a> {
     code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a std::collections::BTreeMap<String, Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
 }
 
 impl ApiError {
@@ -95,6 +104,7 @@ impl ApiError {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::CrossSiteRequest => (StatusCode::FORBIDDEN, "cross_site_request"),
+            Self::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
         }
     }
 
@@ -133,9 +143,10 @@ impl ApiError {
         }
     }
 
-    /// The problem+json document (one line), after logging what the client is not told: the
-    /// body of an error response, and the data of a streamed answer's `error` event.
-    pub fn problem_json(&self) -> String {
+    /// The problem+json document (one line) naming `request_id`, after logging what the client
+    /// is not told: the body of an error response, and the data of a streamed answer's `error`
+    /// event.
+    pub fn problem_json(&self, request_id: Option<&request_id::RequestId>) -> String {
         let (status, code) = self.status_and_code();
         self.log();
         let body = Problem {
@@ -145,6 +156,7 @@ impl ApiError {
             detail: self.detail(),
             code,
             errors: self.field_errors().map(FieldErrors::fields),
+            request_id: request_id.map(request_id::RequestId::as_str),
         };
         serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}"))
     }
@@ -166,7 +178,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let body = self.problem_json();
+        let body = self.problem_json(request_id::current().as_ref());
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
         if let Some(seconds) = self.retry_after_secs() {

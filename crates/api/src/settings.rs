@@ -8,7 +8,7 @@
 //! bad value is a startup error naming its key, never a silent fallback; closed sets of names
 //! (`log.format`, `responder.kind`) are enums, so a typo is refused while reading.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use adapters::{
     crypto::BcryptHasher,
@@ -68,6 +68,15 @@ pub struct ServerSettings {
     /// network.
     #[serde(default)]
     pub allow_public_bind_in_development: bool,
+    /// How long a stop (SIGTERM, SIGINT) lets in-flight requests finish.
+    pub shutdown_timeout_secs: u64,
+    /// `IP:port` of a listener of its own for `/metrics`; absent or empty (the default) serves it
+    /// on the main listener.
+    #[serde(default)]
+    pub metrics_addr: Option<String>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this token>`.
+    #[serde(default)]
+    pub metrics_token: Option<SecretString>,
 }
 
 /// Storage.
@@ -129,6 +138,8 @@ pub struct LedgerSettings {
     pub charge_grace_secs: u64,
     /// How often the sweeper runs.
     pub sweep_interval_secs: u64,
+    /// How often the ledger is audited for the `ledger_drift` and `pending_charges` metrics.
+    pub audit_interval_secs: u64,
 }
 
 /// Which responder adapter answers chats.
@@ -465,6 +476,13 @@ impl Settings {
                 ),
             ));
         }
+        self.server.metrics_addr()?;
+        self.server.metrics_token()?;
+        at_least(
+            "server.shutdown_timeout_secs",
+            self.server.shutdown_timeout_secs,
+            1,
+        )?;
         self.database.validate()?;
         self.configured_jwt_secret()?;
         let auth = &self.auth;
@@ -498,6 +516,11 @@ impl Settings {
         at_least(
             "ledger.sweep_interval_secs",
             self.ledger.sweep_interval_secs,
+            1,
+        )?;
+        at_least(
+            "ledger.audit_interval_secs",
+            self.ledger.audit_interval_secs,
             1,
         )?;
         self.responder.validate()?;
@@ -576,7 +599,37 @@ impl ServerSettings {
         TrustedProxies::parse(&self.trusted_proxies)
             .map_err(|e| SettingsError::invalid("server.trusted_proxies", e))
     }
+
+    /// The parsed `server.metrics_addr`; `None` when absent or empty.
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, SettingsError> {
+        match self.metrics_addr.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(address) => address.parse().map(Some).map_err(|_| {
+                SettingsError::invalid(
+                    "server.metrics_addr",
+                    format!("must be an IP address and port, like 127.0.0.1:9100, got {address:?}"),
+                )
+            }),
+        }
+    }
+
+    /// `server.metrics_token`, at least [`MIN_METRICS_TOKEN_BYTES`] long when set.
+    pub fn metrics_token(&self) -> Result<Option<&SecretString>, SettingsError> {
+        match &self.metrics_token {
+            Some(token) if token.expose_secret().len() < MIN_METRICS_TOKEN_BYTES => {
+                Err(SettingsError::invalid(
+                    "server.metrics_token",
+                    format!("must be at least {MIN_METRICS_TOKEN_BYTES} bytes long"),
+                ))
+            }
+            token => Ok(token.as_ref()),
+        }
+    }
 }
+
+/// Shortest accepted `server.metrics_token`: it guards the metrics from anyone who can reach
+/// them, so it must not be guessable.
+pub const MIN_METRICS_TOKEN_BYTES: usize = 16;
 
 impl DatabaseSettings {
     /// Checks the database section (also on its own, before storage is opened); returns the
@@ -668,6 +721,10 @@ mod tests {
         assert_eq!(settings.responder.dummy_delay_ms, 0);
         assert_eq!(settings.ledger.pricing, PricingKind::Flat);
         assert_eq!(settings.log.format, LogFormat::Text);
+        assert_eq!(settings.server.shutdown_timeout_secs, 30);
+        assert_eq!(settings.server.metrics_addr().unwrap(), None);
+        assert!(settings.server.metrics_token().unwrap().is_none());
+        assert_eq!(settings.ledger.audit_interval_secs, 60);
         settings.validate().unwrap();
         assert!(settings.server.trusted_proxies.is_empty());
         let throttle = &settings.throttle;
@@ -869,6 +926,26 @@ mod tests {
                 "throttle.known_source_days",
             ),
             ("CHAT_API__SERVER__HOST", "0.0.0.0", "server.host"),
+            (
+                "CHAT_API__SERVER__SHUTDOWN_TIMEOUT_SECS",
+                "0",
+                "server.shutdown_timeout_secs",
+            ),
+            (
+                "CHAT_API__SERVER__METRICS_ADDR",
+                "metrics.internal:9100",
+                "server.metrics_addr",
+            ),
+            (
+                "CHAT_API__SERVER__METRICS_TOKEN",
+                "short-token",
+                "server.metrics_token",
+            ),
+            (
+                "CHAT_API__LEDGER__AUDIT_INTERVAL_SECS",
+                "0",
+                "ledger.audit_interval_secs",
+            ),
         ];
         for (variable, value, key) in cases {
             let error = read_with(&[(variable, value)]).unwrap_err();
@@ -928,6 +1005,30 @@ mod tests {
         );
         let blank = read_with(&[("CHAT_API__RESPONDER__SYSTEM_PROMPT", "  ")]).unwrap();
         assert_eq!(blank.responder.conversation().system_prompt, None);
+    }
+
+    #[test]
+    fn a_metrics_listener_and_token_are_read_from_the_environment() {
+        let token = "t".repeat(MIN_METRICS_TOKEN_BYTES);
+        let settings = read_with(&[
+            ("CHAT_API__SERVER__METRICS_ADDR", "127.0.0.1:9100"),
+            ("CHAT_API__SERVER__METRICS_TOKEN", &token),
+        ])
+        .unwrap();
+        assert_eq!(
+            settings.server.metrics_addr().unwrap(),
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
+        assert_eq!(
+            settings
+                .server
+                .metrics_token()
+                .unwrap()
+                .map(|t| t.expose_secret().len()),
+            Some(MIN_METRICS_TOKEN_BYTES)
+        );
+        let empty = read_with(&[("CHAT_API__SERVER__METRICS_ADDR", "")]).unwrap();
+        assert_eq!(empty.server.metrics_addr().unwrap(), None);
     }
 
     #[test]

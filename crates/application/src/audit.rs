@@ -1,5 +1,6 @@
-//! `chat-api check-ledger`: every account's balance checked against its ledger, and every chat's
-//! recorded charge against its ledger entries.
+//! `chat-api check-ledger` and the ledger metrics: every account's balance checked against its
+//! ledger, every chat's recorded charge against its ledger entries, and the charges still
+//! pending.
 
 use std::sync::Arc;
 
@@ -31,8 +32,12 @@ pub struct LedgerReport {
     pub chats: usize,
     /// The sum of their balances.
     pub total_balance: i64,
-    /// Every broken invariant, in account order.
+    /// Every broken invariant: the accounts' in account order, then the chats' in chat order.
     pub violations: Vec<AccountViolation>,
+    /// Sum over accounts of |balance − ledger sum|: 0 exactly when every balance matches.
+    pub drift: u64,
+    /// Chat charges taken and neither settled nor refunded yet, read just after the totals.
+    pub pending_charges: i64,
 }
 
 impl LedgerReport {
@@ -44,7 +49,7 @@ impl LedgerReport {
 
 /// Checks that no balance is negative, that every balance equals the sum of its account's ledger
 /// entries, and that every chat's `tokens_charged` equals what its charge's entries took (each
-/// read from one consistent snapshot).
+/// read from one consistent snapshot); counts the pending charges.
 pub struct AuditLedger {
     ledger: Arc<dyn LedgerRepository>,
 }
@@ -77,11 +82,17 @@ impl AuditLedger {
                     violation,
                 })
         });
+        let drift = totals
+            .iter()
+            .map(|t| t.balance.get().abs_diff(t.entries_sum.get()))
+            .fold(0, u64::saturating_add);
         Ok(LedgerReport {
             accounts: totals.len(),
             chats: chats.len(),
             total_balance: totals.iter().map(|t| t.balance.get()).sum(),
             violations: of_accounts.chain(of_chats).collect(),
+            drift,
+            pending_charges: self.ledger.pending_charges().await?,
         })
     }
 }
@@ -122,6 +133,7 @@ mod tests {
         ledger
             .expect_chat_ledger_totals()
             .return_once(move || Ok(chats));
+        ledger.expect_pending_charges().return_once(|| Ok(2));
         block_on(AuditLedger::new(Arc::new(ledger)).execute())
     }
 
@@ -137,6 +149,21 @@ mod tests {
             (report.accounts, report.chats, report.total_balance),
             (2, 2, 3900)
         );
+        assert_eq!((report.drift, report.pending_charges), (0, 2));
+    }
+
+    #[test]
+    fn drift_adds_up_every_account_gap_whichever_its_sign() {
+        let report = audit_of(
+            vec![
+                totals(1, 3901, 3900),
+                totals(2, 3900, 3905),
+                totals(3, 7, 7),
+            ],
+            Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(report.drift, 6, "gaps of +1 and -5 do not cancel out");
     }
 
     #[test]

@@ -16,9 +16,9 @@ use crate::{AppError, digest::sha256_hex};
 use chrono::{DateTime, Utc};
 use domain::{ChatMessage, ChatStatus, Pricing, TokenCounts, Tokens, User};
 use ports::{
-    ChargeId, ChatRecord, ChatRepository, ChatReservation, Clock, CompletionRequest, FinishedChat,
-    IdempotencyKey, IdempotencyKeyState, Reservation, Responder, ResponderError, Settlement,
-    TokenError,
+    ChargeId, ChatMetrics, ChatRecord, ChatRepository, ChatReservation, Clock, CompletionRequest,
+    FinishedChat, IdempotencyKey, IdempotencyKeyState, NoMetrics, RefundCause, Reservation,
+    Responder, ResponderError, Settlement, TokenError,
 };
 
 pub use self::{
@@ -112,6 +112,7 @@ pub struct SendChat {
     clock: Arc<dyn Clock>,
     policy: ChargePolicy,
     conversation: Conversation,
+    metrics: Arc<dyn ChatMetrics>,
     waiters: Arc<Waiters>,
 }
 
@@ -130,8 +131,15 @@ impl SendChat {
             clock,
             policy,
             conversation,
+            metrics: Arc::new(NoMetrics),
             waiters: Arc::default(),
         }
+    }
+
+    /// Reports settled chats, refusals for want of tokens and refunds to `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn ChatMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Reserves the most the answer may cost, asks the responder for the whole answer, then
@@ -203,6 +211,7 @@ impl SendChat {
                 Reservation::Reserved(charge) => break charge,
                 Reservation::Replay(record) => return Ok(Begun::Replay(record)),
                 Reservation::InsufficientTokens { available } => {
+                    self.metrics.insufficient_tokens();
                     return Err(AppError::InsufficientTokens {
                         needed: amount,
                         available,
@@ -267,15 +276,22 @@ impl SendChat {
             tokens,
             at: self.clock.now(),
         };
-        Ok(self.chats.settle(reserved.charge, chat).await?)
+        let settlement = self.chats.settle(reserved.charge, chat).await?;
+        if let Settlement::Settled(settled) = &settlement {
+            self.metrics.chat_answered(settled.record.tokens_charged);
+        }
+        Ok(settlement)
     }
 
     /// Gives the whole reservation back after the model failed, and says why to the client.
     async fn refund(&self, charge: ChargeId, error: ResponderError) -> AppError {
         let reason = error.to_string();
-        if let Err(refund_error) = self.chats.refund(charge, &reason, self.clock.now()).await {
+        match self.chats.refund(charge, &reason, self.clock.now()).await {
+            Ok(true) => self.metrics.refunded(RefundCause::of(&error), 1),
+            // The sweeper got there first (and counted it).
+            Ok(false) => {}
             // The charge stays pending; the sweeper refunds it after its deadline.
-            tracing::warn!(%refund_error, "refund deferred to the sweeper");
+            Err(refund_error) => tracing::warn!(%refund_error, "refund deferred to the sweeper"),
         }
         match error {
             ResponderError::Failed(_) => AppError::ResponderFailed,

@@ -4,7 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use ports::{Clock, PasswordHasher, Responder, SecretGenerator, Storage, TokenIssuer};
+use ports::{ChatMetrics, Clock, PasswordHasher, Responder, SecretGenerator, Storage, TokenIssuer};
 
 use crate::{
     AuditLedger, Authenticate, ChargePolicy, Conversation, Login, LoginLimits, LoginThrottle,
@@ -28,6 +28,8 @@ pub struct Ports {
     pub responder: Arc<dyn Responder>,
     /// Random secrets (admin session ids, CSRF tokens).
     pub secrets: Arc<dyn SecretGenerator>,
+    /// Where chat outcomes are counted ([`ports::NoMetrics`] for none).
+    pub metrics: Arc<dyn ChatMetrics>,
 }
 
 /// The plain values the use cases are configured with.
@@ -84,6 +86,7 @@ impl Services {
             clock,
             responder,
             secrets,
+            metrics,
         } = ports;
         let login_throttle = Arc::new(LoginThrottle::new(
             storage.clone(),
@@ -123,14 +126,17 @@ impl Services {
             ),
             logout: Logout::new(tokens, storage.clone(), clock.clone()),
             authenticate,
-            send_chat: Arc::new(SendChat::new(
-                storage.clone(),
-                responder,
-                clock.clone(),
-                config.charge,
-                config.conversation,
-            )),
-            sweep: SweepExpiredCharges::new(storage.clone(), clock.clone()),
+            send_chat: Arc::new(
+                SendChat::new(
+                    storage.clone(),
+                    responder,
+                    clock.clone(),
+                    config.charge,
+                    config.conversation,
+                )
+                .with_metrics(metrics.clone()),
+            ),
+            sweep: SweepExpiredCharges::new(storage.clone(), clock.clone()).with_metrics(metrics),
             prune: PruneSecurityRecords::new(
                 storage.clone(),
                 storage.clone(),

@@ -59,6 +59,7 @@ macro_rules! storage_tests {
                 an_interrupted_chat_is_stored_refunded_and_releases_its_key,
                 every_settled_chat_matches_its_ledger_entries,
                 recent_exchanges_are_the_last_completed_ones_oldest_first,
+                pending_charges_count_what_is_neither_settled_nor_refunded,
             }
             security {
                 logout_revokes_the_token_and_its_family,

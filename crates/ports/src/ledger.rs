@@ -1,4 +1,5 @@
-//! The ledger read back as a whole, for audits (`chat-api check-ledger`, tests, drift metrics).
+//! The ledger read back as a whole, for audits (`chat-api check-ledger`, tests) and monitoring
+//! (the drift and pending-charge metrics).
 
 use async_trait::async_trait;
 use domain::{Tokens, UserId};
@@ -47,4 +48,9 @@ pub trait LedgerRepository: Send + Sync {
     /// (chats from before the ledger have no charge and are not listed). MUST read one
     /// consistent snapshot, like [`LedgerRepository::ledger_totals`].
     async fn chat_ledger_totals(&self) -> Result<Vec<ChatLedgerTotals>, StorageError>;
+
+    /// How many chat charges are pending: taken by [`crate::ChatRepository::reserve`] and neither
+    /// settled nor refunded yet (chats under way in every process, plus any a crash left for the
+    /// sweeper). MUST be one cheap aggregate: monitoring reads it every few seconds.
+    async fn pending_charges(&self) -> Result<i64, StorageError>;
 }

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod error;
 pub mod hasher;
 pub mod ledger;
+pub mod metrics;
 pub mod responder;
 pub mod revocations;
 pub mod server_settings;
@@ -32,6 +33,7 @@ pub use clock::Clock;
 pub use error::StorageError;
 pub use hasher::{HasherError, PasswordHash, PasswordHasher};
 pub use ledger::{ChatLedgerTotals, LedgerRepository, LedgerTotals};
+pub use metrics::{ChatMetrics, NoMetrics, RefundCause};
 pub use responder::{
     Completion, CompletionRequest, CompletionStream, PromptMessage, Responder, ResponderError,
     Role, StreamPiece, Usage,
@@ -50,7 +52,8 @@ pub use admin::{MockAdminRepository, MockAdminSessionRepository, MockSecretGener
 #[cfg(feature = "mocks")]
 pub use {
     chats::MockChatRepository, clock::MockClock, hasher::MockPasswordHasher,
-    responder::MockResponder, tokens::MockTokenIssuer, users::MockUserRepository,
+    metrics::MockChatMetrics, responder::MockResponder, tokens::MockTokenIssuer,
+    users::MockUserRepository,
 };
 #[cfg(feature = "mocks")]
 pub use {

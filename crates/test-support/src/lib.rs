@@ -183,23 +183,23 @@ mod tests {
 /// tampering with data on purpose).
 pub mod sql {
     use diesel::{
-        Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection, sql_types::Text,
+        Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection,
+        connection::SimpleConnection, sql_types::Text,
     };
+
+    /// A SQLite connection that waits for the service's writers (and a pool that is still
+    /// closing after a stop) instead of failing at once with "database is locked".
+    fn sqlite(path: &str) -> SqliteConnection {
+        let mut conn = SqliteConnection::establish(path).expect("open sqlite");
+        conn.batch_execute("PRAGMA busy_timeout = 10000;")
+            .expect("set busy timeout");
+        conn
+    }
 
     #[derive(QueryableByName)]
     struct TextRow {
         #[diesel(sql_type = Text)]
         value: String,
-    }
-
-    /// A connection to the SQLite file at `path` that waits for a lock the server holds, as the
-    /// server's own connections do, instead of failing at once with "database is locked".
-    fn sqlite(path: &str) -> SqliteConnection {
-        let mut conn = SqliteConnection::establish(path).expect("open sqlite");
-        diesel::sql_query("PRAGMA busy_timeout = 5000")
-            .execute(&mut conn)
-            .expect("set the busy timeout");
-        conn
     }
 
     /// Runs a statement (UPDATE, DELETE, ...) and returns the affected row count.

@@ -14,7 +14,8 @@ use crate::{problem::ApiError, state::AppState};
 pub struct BearerToken(pub String);
 
 impl BearerToken {
-    fn from_header(req: &HttpRequest) -> Result<Self, ApiError> {
+    /// The token of `req`'s `Authorization` header.
+    pub(crate) fn from_header(req: &HttpRequest) -> Result<Self, ApiError> {
         let value = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -49,6 +50,7 @@ impl FromRequest for CurrentUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = BearerToken::from_header(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
             let BearerToken(token) = token?;
             let state = state.ok_or_else(|| {
@@ -58,6 +60,7 @@ impl FromRequest for CurrentUser {
                 .authenticate
                 .user_for(&token, TokenKind::Access)
                 .await?;
+            crate::ops::access::identify(&req, user.id);
             Ok(Self(user))
         })
     }

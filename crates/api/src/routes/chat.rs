@@ -9,9 +9,11 @@ use domain::{FieldErrors, Tokens};
 use ports::ChatRecord;
 use serde::Serialize;
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::{
     extract::{CurrentUser, FormOrJson},
+    ops::Shutdown,
     problem::ApiError,
     state::AppState,
 };
@@ -21,8 +23,10 @@ use crate::{
 ///
 /// The use case runs in its own task: a client that disconnects mid-request cannot cancel a
 /// chat half-way, so the exchange is stored (and replayable by its `Idempotency-Key`) or refunded.
+/// A graceful stop lets it finish while its client waits (see [`crate::ops::shutdown`]).
 pub async fn send(
     state: web::Data<AppState>,
+    shutdown: web::Data<Shutdown>,
     CurrentUser(user): CurrentUser,
     request: HttpRequest,
     body: FormOrJson,
@@ -49,9 +53,11 @@ pub async fn send(
         idempotency_key,
     };
     if streamed {
-        return stream::respond(send_chat, command).await;
+        return stream::respond(send_chat, command, &shutdown).await;
     }
-    let record = tokio::spawn(async move { send_chat.execute(command).await })
+    let chat = async move { send_chat.execute(command).await };
+    let record = shutdown
+        .spawn(chat.in_current_span())
         .await
         .map_err(|e| AppError::Internal(format!("chat task failed: {e}")))??;
     Ok(HttpResponse::Ok().json(ChatResponse::new(record, None)))

@@ -19,10 +19,13 @@ pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
 /// A running service.
 pub struct TestApp {
     pub address: String,
+    /// The `/metrics` listener of its own, when `server.metrics_addr` asked for one.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub database: Arc<TestDatabase>,
     pub settings: Settings,
     handle: actix_web::dev::ServerHandle,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// Per-token pricing at one token per token (reservations and charges equal token counts).
@@ -97,8 +100,12 @@ pub async fn spawn_on(
     }
     let application = builder.build().await.expect("service starts");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let metrics_address = application
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let handle = application.handle();
-    tokio::spawn(application.run_until_stopped());
+    // Not `run_until_stopped`: a test process must keep its own Ctrl-C.
+    let running = tokio::spawn(application.run_until(std::future::pending()));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         // A hung server fails the test instead of hanging the suite.
@@ -107,10 +114,12 @@ pub async fn spawn_on(
         .unwrap();
     TestApp {
         address,
+        metrics_address,
         client,
         database,
         settings,
         handle,
+        running,
     }
 }
 
@@ -125,9 +134,11 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    /// Stops the server gracefully and waits until it has.
+    /// Stops the server gracefully and waits until it has, background jobs and database pool
+    /// included.
     pub async fn stop(self) {
         self.handle.stop(true).await;
+        self.running.await.unwrap().unwrap();
     }
 
     /// The use cases on the same database, built by the same builder as the CLI builds them.
@@ -287,6 +298,10 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
     assert!(
         body["type"].as_str().is_some() && body["title"].as_str().is_some(),
         "{body}"
+    );
+    assert!(
+        body["request_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "every error names its request: {body}"
     );
     body
 }

@@ -573,3 +573,88 @@ fn storage_outage_during_reservation_is_unavailable_and_skips_the_responder() {
         Err(AppError::StorageUnavailable)
     );
 }
+
+/// What a use case reported to the metrics port, one line per call.
+#[derive(Default)]
+struct Reported(Mutex<Vec<String>>);
+
+impl ports::ChatMetrics for Reported {
+    fn chat_answered(&self, charged: Tokens) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("answered {}", charged.get()));
+    }
+
+    fn insufficient_tokens(&self) {
+        self.0.lock().unwrap().push("insufficient".into());
+    }
+
+    fn refunded(&self, cause: RefundCause, count: u64) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("refunded {} {count}", cause.as_str()));
+    }
+}
+
+/// Sends "Hello" on `reservation`, the responder answering `answer` and a refund finding the
+/// charge pending or not (`refunded`); returns what reached the metrics port.
+fn reported(
+    reservation: Reservation,
+    answer: Result<String, ResponderError>,
+    refunded: bool,
+) -> Vec<String> {
+    let mut chats = MockChatRepository::new();
+    chats.expect_reserve().return_once(move |_| Ok(reservation));
+    chats
+        .expect_settle()
+        .returning(|_, chat| settles_as_asked(chat));
+    chats.expect_refund().returning(move |_, _, _| Ok(refunded));
+    let mut responder = MockResponder::new();
+    responder.expect_complete().return_once(move |_| {
+        answer.map(|text| Completion {
+            text,
+            model: "mock".into(),
+            usage: None,
+        })
+    });
+    let metrics = Arc::new(Reported::default());
+    let send_chat = SendChat::new(
+        Arc::new(chats),
+        Arc::new(responder),
+        fixed_clock(),
+        policy(),
+        Conversation::default(),
+    )
+    .with_metrics(metrics.clone());
+    let _outcome = block_on(send_chat.execute(command("Hello", None)));
+    metrics.0.lock().unwrap().clone()
+}
+
+#[test]
+fn answers_refusals_and_refunds_are_reported_to_the_metrics_port() {
+    let reserved = || Reservation::Reserved(CHARGE);
+    assert_eq!(
+        reported(reserved(), Ok("Hi!".into()), false),
+        ["answered 100"]
+    );
+    assert_eq!(
+        reported(
+            Reservation::InsufficientTokens {
+                available: Tokens::new(40)
+            },
+            Ok("unused".into()),
+            false
+        ),
+        ["insufficient"]
+    );
+    assert_eq!(
+        reported(reserved(), Err(ResponderError::Timeout), true),
+        ["refunded responder_timeout 1"]
+    );
+    assert!(
+        reported(reserved(), Err(ResponderError::Timeout), false).is_empty(),
+        "a charge the sweeper already refunded is counted by the sweeper"
+    );
+}

@@ -501,3 +501,23 @@ pub async fn recent_exchanges_are_the_last_completed_ones_oldest_first(storage: 
             .is_empty()
     );
 }
+
+/// A charge counts as pending from its reservation until it is settled, refunded or swept.
+pub async fn pending_charges_count_what_is_neither_settled_nor_refunded(storage: Arc<dyn Storage>) {
+    let user = create_user(&*storage, "mia", 1000).await;
+    assert_eq!(storage.pending_charges().await.unwrap(), 0);
+    let settled = reserve(&*storage, reservation(user.id, 100, 60)).await;
+    let refunded = reserve(&*storage, reservation(user.id, 100, 60)).await;
+    reserve(&*storage, reservation(user.id, 100, 1)).await;
+    assert_eq!(storage.pending_charges().await.unwrap(), 3);
+    settle(&*storage, settled, "kept").await;
+    assert!(
+        storage
+            .refund(refunded, "responder failed", later(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(storage.pending_charges().await.unwrap(), 1);
+    assert_eq!(storage.refund_expired(later(2)).await.unwrap(), 1);
+    assert_eq!(storage.pending_charges().await.unwrap(), 0);
+}

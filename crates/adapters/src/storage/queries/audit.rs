@@ -1,4 +1,4 @@
-//! SQL for `chat-api check-ledger`.
+//! SQL for `chat-api check-ledger` and the ledger metrics.
 
 /// Defines `mod audit`: the ledger audit queries for the connection type `$conn`.
 macro_rules! audit_queries {
@@ -35,6 +35,15 @@ macro_rules! audit_queries {
                      GROUP BY ch.id, ch.user_id, u.username, ch.tokens_charged ORDER BY ch.id",
                 )
                 .load(conn)
+            }
+
+            /// How many charges are still pending (an index range on `chat_charges_pending`).
+            pub fn pending_charges(conn: &mut $conn) -> QueryResult<i64> {
+                use crate::storage::{models::charge_status, schema::chat_charges};
+                chat_charges::table
+                    .filter(chat_charges::status.eq(charge_status::PENDING))
+                    .count()
+                    .get_result(conn)
             }
         }
     };

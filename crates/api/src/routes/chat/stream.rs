@@ -19,6 +19,10 @@
 //! settles the exchange as `interrupted`. Actix notices a vanished client only when it reads EOF
 //! (half-closed connections are refused, see `startup`) or a write fails, so the body writes an
 //! SSE comment whenever the model has been silent for [`HEARTBEAT`].
+//!
+//! The task outlives the HTTP workers (it must settle after its response has ended), and the
+//! shutdown deadline closes its sink like a departed client: a stream still running then is cut
+//! and settled as `interrupted` before the process exits.
 
 use std::{sync::Arc, time::Duration};
 
@@ -28,9 +32,14 @@ use async_trait::async_trait;
 use futures_util::stream;
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::ChatResponse;
-use crate::problem::ApiError;
+use crate::{
+    ops::{Shutdown, request_id::RequestId},
+    problem::ApiError,
+};
 
 /// Longest the body stays silent: a comment line is written after this much quiet.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
@@ -41,17 +50,24 @@ const BUFFERED_EVENTS: usize = 16;
 /// The comment written when nothing else was for [`HEARTBEAT`]; SSE clients ignore it.
 const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
-/// The chat task's end of the channel to the response body.
-struct ChannelSink(mpsc::Sender<ChatEvent>);
+/// The chat task's end of the channel to the response body. It counts as closed once the body
+/// has gone (the client left) or the shutdown deadline has come.
+struct ChannelSink {
+    events: mpsc::Sender<ChatEvent>,
+    deadline: CancellationToken,
+}
 
 #[async_trait]
 impl EventSink for ChannelSink {
     async fn send(&self, event: ChatEvent) -> Result<(), ClientGone> {
-        self.0.send(event).await.map_err(|_| ClientGone)
+        self.events.send(event).await.map_err(|_| ClientGone)
     }
 
     async fn closed(&self) {
-        self.0.closed().await;
+        tokio::select! {
+            () = self.events.closed() => {}
+            () = self.deadline.cancelled() => {}
+        }
     }
 }
 
@@ -60,11 +76,17 @@ impl EventSink for ChannelSink {
 pub async fn respond(
     send_chat: Arc<SendChat>,
     command: SendChatCommand,
+    shutdown: &Shutdown,
 ) -> Result<HttpResponse, ApiError> {
-    let (sender, mut receiver) = mpsc::channel(BUFFERED_EVENTS);
-    tokio::spawn(async move {
-        send_chat.stream(command, &ChannelSink(sender)).await;
-    });
+    let (events, mut receiver) = mpsc::channel(BUFFERED_EVENTS);
+    let sink = ChannelSink {
+        events,
+        deadline: shutdown.deadline().clone(),
+    };
+    let chat = async move { send_chat.stream(command, &sink).await };
+    shutdown.spawn_outliving_workers(chat.in_current_span());
+    // The body is polled outside the request's scope: an error event names the request itself.
+    let request_id = crate::ops::request_id::current();
     let first = match receiver.recv().await {
         Some(ChatEvent::Failed(error)) => return Err(error.into()),
         Some(first) => first,
@@ -77,7 +99,7 @@ pub async fn respond(
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         // Tells nginx-style proxies not to buffer the stream.
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(body(first, receiver)))
+        .streaming(body(first, receiver, request_id)))
 }
 
 /// The response body: `first`, then every event from `receiver` until the last one, with a
@@ -86,30 +108,38 @@ pub async fn respond(
 fn body(
     first: ChatEvent,
     receiver: mpsc::Receiver<ChatEvent>,
+    request_id: Option<RequestId>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> {
     stream::unfold(
         (Some(first), Some(receiver)),
-        |(mut pending, receiver)| async move {
-            let mut receiver = receiver?;
-            let event = match pending.take() {
-                Some(event) => event,
-                None => match tokio::time::timeout(HEARTBEAT, receiver.recv()).await {
-                    Err(_silence) => {
-                        return Some((Ok(Bytes::from_static(KEEP_ALIVE)), (None, Some(receiver))));
-                    }
-                    Ok(None) => return None,
-                    Ok(Some(event)) => event,
-                },
-            };
-            let last = matches!(event, ChatEvent::Done(_) | ChatEvent::Failed(_));
-            let next = (None, (!last).then_some(receiver));
-            Some((Ok(encode(event)), next))
+        move |(mut pending, receiver)| {
+            let request_id = request_id.clone();
+            async move {
+                let mut receiver = receiver?;
+                let event = match pending.take() {
+                    Some(event) => event,
+                    None => match tokio::time::timeout(HEARTBEAT, receiver.recv()).await {
+                        Err(_silence) => {
+                            return Some((
+                                Ok(Bytes::from_static(KEEP_ALIVE)),
+                                (None, Some(receiver)),
+                            ));
+                        }
+                        Ok(None) => return None,
+                        Ok(Some(event)) => event,
+                    },
+                };
+                let last = matches!(event, ChatEvent::Done(_) | ChatEvent::Failed(_));
+                let next = (None, (!last).then_some(receiver));
+                Some((Ok(encode(event, request_id.as_ref())), next))
+            }
         },
     )
 }
 
-/// One event in SSE framing; `Started` is a comment, which flushes the headers at once.
-fn encode(event: ChatEvent) -> Bytes {
+/// One event in SSE framing; `Started` is a comment, which flushes the headers at once. An error
+/// event's problem body names `request_id`.
+fn encode(event: ChatEvent, request_id: Option<&RequestId>) -> Bytes {
     let (name, data) = match event {
         ChatEvent::Started => return Bytes::from_static(b": started\n\n"),
         ChatEvent::Delta(text) => ("delta", json!({ "text": text }).to_string()),
@@ -118,7 +148,7 @@ fn encode(event: ChatEvent) -> Bytes {
             serde_json::to_string(&ChatResponse::new(settled.record, Some(settled.balance)))
                 .unwrap_or_else(|_| String::from("{}")),
         ),
-        ChatEvent::Failed(error) => ("error", ApiError::from(error).problem_json()),
+        ChatEvent::Failed(error) => ("error", ApiError::from(error).problem_json(request_id)),
     };
     Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
 }
@@ -139,7 +169,7 @@ mod tests {
     #[test]
     fn events_are_framed_as_the_api_documents() {
         assert_eq!(
-            text(encode(ChatEvent::Delta("He said \"hi\"\n".into()))),
+            text(encode(ChatEvent::Delta("He said \"hi\"\n".into()), None)),
             "event: delta\ndata: {\"text\":\"He said \\\"hi\\\"\\n\"}\n\n"
         );
         let done = ChatEvent::Done(SettledChat {
@@ -155,11 +185,11 @@ mod tests {
             balance: Tokens::new(3800),
         });
         assert_eq!(
-            text(encode(done)),
+            text(encode(done, None)),
             "event: done\ndata: {\"user\":1,\"message\":\"m\",\"response\":\"r\",\
              \"timestamp\":\"2025-01-01T12:00:00Z\",\"tokens_charged\":100,\"balance\":3800}\n\n"
         );
-        let error = text(encode(ChatEvent::Failed(AppError::ResponderFailed)));
+        let error = text(encode(ChatEvent::Failed(AppError::ResponderFailed), None));
         assert!(error.starts_with("event: error\ndata: {"), "{error}");
         let data: serde_json::Value =
             serde_json::from_str(error.trim_end().split_once("data: ").unwrap().1).unwrap();
@@ -167,13 +197,13 @@ mod tests {
             (data["status"].as_u64(), data["code"].as_str()),
             (Some(502), Some("responder_failed"))
         );
-        assert!(text(encode(ChatEvent::Started)).starts_with(':'));
+        assert!(text(encode(ChatEvent::Started, None)).starts_with(':'));
     }
 
     #[tokio::test(start_paused = true)]
     async fn silence_is_filled_with_heartbeats_and_the_body_ends_after_the_last_event() {
         let (sender, receiver) = mpsc::channel(4);
-        let mut body = Box::pin(body(ChatEvent::Started, receiver));
+        let mut body = Box::pin(body(ChatEvent::Started, receiver, None));
         assert_eq!(text(body.next().await.unwrap().unwrap()), ": started\n\n");
         let before = tokio::time::Instant::now();
         assert_eq!(body.next().await.unwrap().unwrap(), KEEP_ALIVE);
