@@ -12,7 +12,10 @@ use domain::FieldErrors;
 use ports::TokenError;
 use serde::Serialize;
 
+pub use self::catalogue::ProblemKind;
 use crate::ops::{health::NotReady, request_id};
+
+pub mod catalogue;
 
 /// Everything a request can fail with: use-case errors plus what only the HTTP edge knows.
 #[derive(Debug, thiserror::Error)]
@@ -51,61 +54,70 @@ pub enum ApiError {
     NotReady(NotReady),
 }
 
-/// The problem+json body.
-#[derive(Debug, Serialize)]
-struct Problem<'a> {
+/// The problem+json body (RFC 9457) of every error the JSON API answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub(crate) struct Problem<'a> {
+    /// `urn:chat-api:problem:<code>`.
     #[serde(rename = "type")]
+    #[schema(example = "urn:chat-api:problem:insufficient_tokens")]
     kind: String,
+    /// The status's reason phrase.
+    #[schema(example = "Payment Required")]
     title: &'a str,
+    /// The response's status code.
+    #[schema(example = 402)]
     status: u16,
+    /// What went wrong, for people (DRF clients read this field).
+    #[schema(example = "Insufficient tokens: 100 needed, 0 left")]
     detail: String,
+    /// What went wrong, for programs: the stable code clients branch on.
+    #[schema(example = "insufficient_tokens")]
     code: &'a str,
+    /// Validation errors: the messages of each field that was refused.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, Vec<String>>>)]
     errors: Option<&'a std::collections::BTreeMap<String, Vec<String>>>,
+    /// The request's id, as in its `X-Request-Id` response header: quote it in a bug report.
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
 }
 
+
 impl ApiError {
-    /// Status and stable code, the contract clients branch on.
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    /// What kind of problem this is: the status and stable code clients branch on.
+    pub fn kind(&self) -> &'static ProblemKind {
         match self {
             Self::App(error) => match error {
-                AppError::Validation(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-                AppError::UsernameTaken => (StatusCode::BAD_REQUEST, "username_taken"),
-                AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-                AppError::TokenInvalid(_) => (StatusCode::UNAUTHORIZED, "token_invalid"),
-                AppError::InsufficientTokens { .. } => {
-                    (StatusCode::PAYMENT_REQUIRED, "insufficient_tokens")
-                }
-                AppError::IdempotencyKeyReused => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
-                }
-                AppError::IdempotencyKeyInProgress => {
-                    (StatusCode::CONFLICT, "idempotency_key_in_progress")
-                }
-                AppError::ResponderFailed => (StatusCode::BAD_GATEWAY, "responder_failed"),
-                AppError::ResponderTimeout => (StatusCode::GATEWAY_TIMEOUT, "responder_timeout"),
-                AppError::ResponderBusy { .. } => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "responder_busy")
-                }
-                AppError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
-                AppError::StorageUnavailable => {
-                    (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
-                }
-                AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+                AppError::Validation(_) => &catalogue::INVALID_REQUEST,
+                AppError::UsernameTaken => &catalogue::USERNAME_TAKEN,
+                AppError::InvalidCredentials => &catalogue::INVALID_CREDENTIALS,
+                AppError::TokenInvalid(_) => &catalogue::TOKEN_INVALID,
+                AppError::InsufficientTokens { .. } => &catalogue::INSUFFICIENT_TOKENS,
+                AppError::IdempotencyKeyReused => &catalogue::IDEMPOTENCY_KEY_REUSED,
+                AppError::IdempotencyKeyInProgress => &catalogue::IDEMPOTENCY_KEY_IN_PROGRESS,
+                AppError::ResponderFailed => &catalogue::RESPONDER_FAILED,
+                AppError::ResponderTimeout => &catalogue::RESPONDER_TIMEOUT,
+                AppError::ResponderBusy { .. } => &catalogue::RESPONDER_BUSY,
+                AppError::Throttled { .. } => &catalogue::THROTTLED,
+                AppError::StorageUnavailable => &catalogue::STORAGE_UNAVAILABLE,
+                AppError::Internal(_) => &catalogue::INTERNAL_ERROR,
             },
-            Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            Self::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
-            Self::NotAuthenticated => (StatusCode::UNAUTHORIZED, "not_authenticated"),
-            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Self::CrossSiteRequest => (StatusCode::FORBIDDEN, "cross_site_request"),
-            Self::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            Self::MalformedBody(_) => &catalogue::INVALID_REQUEST,
+            Self::PayloadTooLarge { .. } => &catalogue::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => &catalogue::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotAuthenticated => &catalogue::NOT_AUTHENTICATED,
+            Self::NotFound => &catalogue::NOT_FOUND,
+            Self::MethodNotAllowed => &catalogue::METHOD_NOT_ALLOWED,
+            Self::CrossSiteRequest => &catalogue::CROSS_SITE_REQUEST,
+            Self::NotReady(_) => &catalogue::NOT_READY,
         }
+    }
+
+    /// Status and stable code, the contract clients branch on.
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        let kind = self.kind();
+        (kind.status, kind.code)
     }
 
     /// `Retry-After` for answers worth retrying: the throttle's or the responder's own wait, one

@@ -1,0 +1,164 @@
+//! [`ApiResource`]: how every JSON API route is registered. A route is added together with the
+//! `#[utoipa::path]` that documents it, and its method and path are read from that documentation,
+//! so nothing can be served undocumented or documented at a path it is not served at.
+
+use std::{collections::BTreeMap, rc::Rc};
+
+use actix_web::{
+    FromRequest, Handler, HttpResponse, Responder, ResponseError, Route,
+    dev::{AppService, HttpServiceFactory},
+    http::{Method, header},
+    middleware::{Condition, DefaultHeaders},
+    web,
+};
+use utoipa::openapi::{RefOr, extensions::ExtensionsBuilder, path::HttpMethod, schema::Schema};
+use utoipa_actix_web::OpenApiFactory;
+
+use crate::problem::ApiError;
+
+/// Makes one route afresh (a resource served at two paths needs each of its routes twice).
+type RouteMaker = Rc<dyn Fn() -> Route>;
+
+/// Routes of the JSON API that share their serving options, each with the operation that
+/// documents it. Register it with `utoipa_actix_web`'s `ServiceConfig::service`, which adds the
+/// operations to the document:
+///
+/// ```ignore
+/// cfg.service(
+///     ApiResource::seed()
+///         .no_store()
+///         .route(accounts::__path_login, accounts::login),
+/// );
+/// ```
+///
+/// Other methods on a served path get a problem+json 405 with `Allow`.
+#[derive(Default)]
+pub struct ApiResource {
+    without_trailing_slash: bool,
+    no_store: bool,
+    routes: BTreeMap<String, Vec<(Method, RouteMaker)>>,
+    paths: utoipa::openapi::path::Paths,
+    schemas: Vec<(String, RefOr<Schema>)>,
+}
+
+impl ApiResource {
+    /// Routes served at exactly their documented paths.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Routes of the seed contract: each also served without its trailing slash, without a
+    /// redirect (clients that do not follow redirects must keep working). The document lists
+    /// that second form under the path's `x-aliases`.
+    pub fn seed() -> Self {
+        Self {
+            without_trailing_slash: true,
+            ..Self::default()
+        }
+    }
+
+    /// `Cache-Control: no-store` on every response, errors included, for routes that handle
+    /// credentials, tokens or keys: no cache may keep one.
+    pub fn no_store(mut self) -> Self {
+        self.no_store = true;
+        self
+    }
+
+    /// Serves `handler` at the method(s) and path its documentation `doc` (the `__path_<handler>`
+    /// struct `#[utoipa::path]` generates) declares.
+    pub fn route<D, F, Args>(mut self, doc: D, handler: F) -> Self
+    where
+        D: utoipa::Path + OpenApiFactory,
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let served = self.routes.entry(D::path()).or_default();
+        for method in D::methods() {
+            let method = actix_method(&method);
+            let handler = handler.clone();
+            let route_method = method.clone();
+            served.push((
+                method,
+                Rc::new(move || web::method(route_method.clone()).to(handler.clone())),
+            ));
+        }
+        self.paths.merge(doc.paths());
+        doc.schemas(&mut self.schemas);
+        self
+    }
+
+    /// Every path a route is served at: the documented ones, and their aliases.
+    fn served_paths(path: &str, without_trailing_slash: bool) -> Vec<String> {
+        match path.strip_suffix('/') {
+            Some(alias) if without_trailing_slash && !alias.is_empty() => {
+                vec![path.to_owned(), alias.to_owned()]
+            }
+            _ => vec![path.to_owned()],
+        }
+    }
+}
+
+impl HttpServiceFactory for ApiResource {
+    fn register(self, config: &mut AppService) {
+        for (path, routes) in self.routes {
+            let allow = routes
+                .iter()
+                .map(|(method, _)| method.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            for served in Self::served_paths(&path, self.without_trailing_slash) {
+                let allow = allow.clone();
+                let mut resource = web::resource(served)
+                    .wrap(Condition::new(
+                        self.no_store,
+                        DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")),
+                    ))
+                    .default_service(web::to(move || method_not_allowed(allow.clone())));
+                for (_, route) in &routes {
+                    resource = resource.route(route());
+                }
+                resource.register(config);
+            }
+        }
+    }
+}
+
+impl OpenApiFactory for ApiResource {
+    fn paths(&self) -> utoipa::openapi::path::Paths {
+        let mut paths = self.paths.clone();
+        for (path, item) in paths.paths.iter_mut() {
+            let aliases = &Self::served_paths(path, self.without_trailing_slash)[1..];
+            if !aliases.is_empty() {
+                item.extensions = Some(ExtensionsBuilder::new().add("x-aliases", aliases).build());
+            }
+        }
+        paths
+    }
+
+    fn schemas(&self, schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.extend(self.schemas.iter().cloned());
+    }
+}
+
+/// A problem+json 405 naming the methods the path has (RFC 9110 requires `Allow`).
+async fn method_not_allowed(allow: String) -> HttpResponse {
+    let mut response = ApiError::MethodNotAllowed.error_response();
+    if let Ok(value) = header::HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}
+
+fn actix_method(method: &HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Trace => Method::TRACE,
+    }
+}
