@@ -76,10 +76,11 @@ pub(crate) struct Problem<'a> {
     code: &'a str,
     /// Validation errors: the messages of each field that was refused.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<std::collections::BTreeMap<String, Vec<String>>>)]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, Vec<String>>>, nullable = false)]
     errors: Option<&'a std::collections::BTreeMap<String, Vec<String>>>,
     /// The request's id, as in its `X-Request-Id` response header: quote it in a bug report.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     request_id: Option<&'a str>,
 }
 

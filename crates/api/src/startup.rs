@@ -54,6 +54,7 @@ use tokio::task::JoinHandle;
 use crate::{
     background,
     ops::{self, MeteredResponder, Metrics, Operations, Shutdown},
+    openapi,
     problem, routes, secret,
     settings::{DatabaseSettings, ResponderKind, ResponderSettings, Settings, SettingsError},
 };
@@ -86,6 +87,9 @@ pub enum StartupError {
     /// The metrics registry refused a metric (a bug: two with one name).
     #[error("cannot set up the metrics")]
     Metrics(#[from] prometheus::Error),
+    /// The OpenAPI document could not be serialised (a bug).
+    #[error("cannot serialise the OpenAPI document")]
+    Document(#[from] serde_json::Error),
 }
 
 /// Opens the configured database and applies pending migrations.
@@ -209,6 +213,7 @@ impl ApplicationBuilder {
         });
         let state = web::Data::from(services.clone());
         let app_ops = ops.clone();
+        let docs = openapi::Docs::new()?;
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
         let mut server = HttpServer::new(move || {
@@ -219,9 +224,7 @@ impl ApplicationBuilder {
                 .configure(problem::extractor_errors)
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap(app_ops.observer())
-                .configure(|cfg| app_ops.configure(cfg))
-                .configure(routes::configure)
-                .configure(crate::admin::configure)
+                .configure(|cfg| serve(cfg, &app_ops, &docs))
                 .default_service(web::to(problem::not_found))
         })
         // A client that closes its side of the connection has left: without this actix would
@@ -250,6 +253,16 @@ impl ApplicationBuilder {
             audit_interval: Duration::from_secs(settings.ledger.audit_interval_secs),
         })
     }
+}
+
+/// Registers every route of the main listener: the probes (and `/metrics` unless it has a
+/// listener of its own), the JSON API through utoipa-actix-web (see [`crate::openapi`]), its
+/// document and docs, and the admin panel.
+pub fn serve(cfg: &mut web::ServiceConfig, ops: &Operations, docs: &openapi::Docs) {
+    ops.configure(cfg);
+    routes::configure(&mut utoipa_actix_web::service_config::ServiceConfig::new(cfg));
+    docs.configure(cfg);
+    crate::admin::configure(cfg);
 }
 
 /// What [`ApplicationBuilder::wire`] makes.

@@ -11,7 +11,9 @@ use actix_web::{
     middleware::{Condition, DefaultHeaders},
     web,
 };
-use utoipa::openapi::{RefOr, extensions::ExtensionsBuilder, path::HttpMethod, schema::Schema};
+use utoipa::openapi::{
+    RefOr, extensions::ExtensionsBuilder, path::HttpMethod, response::Response, schema::Schema,
+};
 use utoipa_actix_web::OpenApiFactory;
 
 use crate::problem::ApiError;
@@ -132,6 +134,23 @@ impl OpenApiFactory for ApiResource {
             if !aliases.is_empty() {
                 item.extensions = Some(ExtensionsBuilder::new().add("x-aliases", aliases).build());
             }
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for response in operation.responses.responses.values_mut() {
+                    if let RefOr::T(response) = response {
+                        spell_links_in_camel_case(response);
+                    }
+                }
+            }
         }
         paths
     }
@@ -148,6 +167,45 @@ async fn method_not_allowed(allow: String) -> HttpResponse {
         response.headers_mut().insert(header::ALLOW, value);
     }
     response
+}
+
+/// utoipa 5 writes a link's fields in snake case (`operation_id`, `request_body`), which no
+/// client understands (fixed in utoipa 6): the response's links are written out here instead,
+/// with the field names OpenAPI defines.
+fn spell_links_in_camel_case(response: &mut Response) {
+    if response.links.is_empty() {
+        return;
+    }
+    let links: serde_json::Map<String, serde_json::Value> = std::mem::take(&mut response.links)
+        .into_iter()
+        .map(|(name, link)| {
+            let link = match serde_json::to_value(link) {
+                Ok(serde_json::Value::Object(fields)) => fields
+                    .into_iter()
+                    .map(|(field, value)| (camel_case(&field), value))
+                    .collect(),
+                _ => serde_json::Map::new(),
+            };
+            (name, serde_json::Value::Object(link))
+        })
+        .collect();
+    response
+        .extensions
+        .get_or_insert_with(Default::default)
+        .insert("links".to_owned(), links.into());
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut words = snake.split('_');
+    let first = words.next().unwrap_or_default().to_owned();
+    words.fold(first, |mut camel, word| {
+        let mut chars = word.chars();
+        if let Some(initial) = chars.next() {
+            camel.extend(initial.to_uppercase());
+            camel.push_str(chars.as_str());
+        }
+        camel
+    })
 }
 
 fn actix_method(method: &HttpMethod) -> Method {

@@ -1,43 +1,29 @@
 //! The HTTP contract (see `docs/api.md`). Seed paths answer with and without their trailing slash
 //! (no redirect: clients that do not follow redirects must keep working).
+//!
+//! Every route is registered as an [`ApiResource`] route with the `#[utoipa::path]` that
+//! documents it, so the OpenAPI document ([`crate::openapi`]) lists exactly what is served.
 
 mod accounts;
 mod chat;
 
-use actix_web::{Route, http::header, middleware::DefaultHeaders, web};
+use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::problem::method_not_allowed;
+use crate::openapi::ApiResource;
 
-/// Registers every API route.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    auth_route(cfg, "/register", || web::post().to(accounts::register));
-    auth_route(cfg, "/login", || web::post().to(accounts::login));
-    auth_route(cfg, "/token/refresh", || web::post().to(accounts::refresh));
-    auth_route(cfg, "/logout", || web::post().to(accounts::logout));
-    seed_route(cfg, "/chatView", || web::post().to(chat::send));
-    seed_route(cfg, "/token_balance", || web::get().to(chat::balance));
-}
-
-/// Serves `route` at `path/` and `path`; other methods get a problem+json 405.
-fn seed_route(cfg: &mut web::ServiceConfig, path: &str, route: impl Fn() -> Route) {
-    for path in [format!("{path}/"), path.to_owned()] {
-        cfg.service(
-            web::resource(path)
-                .route(route())
-                .default_service(web::to(method_not_allowed)),
-        );
-    }
-}
-
-/// Like [`seed_route`], for endpoints that handle credentials or tokens: every response of theirs,
-/// errors included, carries `Cache-Control: no-store` so no cache keeps a token or a password.
-fn auth_route(cfg: &mut web::ServiceConfig, path: &str, route: impl Fn() -> Route) {
-    for path in [format!("{path}/"), path.to_owned()] {
-        cfg.service(
-            web::resource(path)
-                .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
-                .route(route())
-                .default_service(web::to(method_not_allowed)),
-        );
-    }
+/// Registers every API route, each with its documentation.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(
+        ApiResource::seed()
+            .no_store()
+            .route(accounts::__path_register, accounts::register)
+            .route(accounts::__path_login, accounts::login)
+            .route(accounts::__path_refresh, accounts::refresh)
+            .route(accounts::__path_logout, accounts::logout),
+    );
+    cfg.service(
+        ApiResource::seed()
+            .route(chat::__path_send, chat::send)
+            .route(chat::__path_balance, chat::balance),
+    );
 }

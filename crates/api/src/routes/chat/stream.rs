@@ -34,6 +34,10 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{ObjectBuilder, OneOfBuilder, RefOr, Type, extensions::Extensions, schema::Schema},
+};
 
 use super::ChatResponse;
 use crate::{
@@ -152,6 +156,56 @@ fn encode(event: ChatEvent, request_id: Option<&RequestId>) -> Bytes {
     };
     Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
 }
+
+/// One event of the stream, as the OpenAPI document describes it (for OpenAPI 3.1, the schema of
+/// a `text/event-stream` body is that of each event): its name, and its data as JSON.
+pub struct StreamEvent;
+
+impl StreamEvent {
+    /// The event `name` whose data is JSON matching `data`.
+    fn named(name: &str, data: serde_json::Value) -> Schema {
+        let data = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("application/json")
+            .extensions(Some(Extensions::from_iter([("contentSchema", data)])));
+        ObjectBuilder::new()
+            .property(
+                "event",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([name])),
+            )
+            .property("data", data)
+            .required("event")
+            .required("data")
+            .into()
+    }
+}
+
+impl PartialSchema for StreamEvent {
+    fn schema() -> RefOr<Schema> {
+        let schema = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
+        OneOfBuilder::new()
+            .item(Self::named(
+                "delta",
+                json!({
+                    "type": "object",
+                    "required": ["text"],
+                    "properties": {"text": {"type": "string"}},
+                }),
+            ))
+            .item(Self::named("done", schema("ChatResponse")))
+            .item(Self::named("error", schema("Problem")))
+            .description(Some(
+                "`delta` events carry the answer in order; `done` carries the stored chat, \
+                 `tokens_charged` and the `balance` left; `error` the problem+json body of a \
+                 failure after the stream began. Lines starting with `:` are comments.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for StreamEvent {}
 
 #[cfg(test)]
 mod tests {
