@@ -66,7 +66,9 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("`Bearer <access_token>`: the same token, standard scheme."))
+                    .description(Some(
+                        "`Bearer <access_token>`: the same token, standard scheme.",
+                    ))
                     .build(),
             ),
         );

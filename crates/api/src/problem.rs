@@ -84,7 +84,6 @@ pub(crate) struct Problem<'a> {
     request_id: Option<&'a str>,
 }
 
-
 impl ApiError {
     /// What kind of problem this is: the status and stable code clients branch on.
     pub fn kind(&self) -> &'static ProblemKind {

@@ -52,9 +52,8 @@ use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 
 use crate::{
-    background,
+    background, openapi,
     ops::{self, MeteredResponder, Metrics, Operations, Shutdown},
-    openapi,
     problem, routes, secret,
     settings::{DatabaseSettings, ResponderKind, ResponderSettings, Settings, SettingsError},
 };
@@ -260,7 +259,9 @@ impl ApplicationBuilder {
 /// document and docs, and the admin panel.
 pub fn serve(cfg: &mut web::ServiceConfig, ops: &Operations, docs: &openapi::Docs) {
     ops.configure(cfg);
-    routes::configure(&mut utoipa_actix_web::service_config::ServiceConfig::new(cfg));
+    routes::configure(&mut utoipa_actix_web::service_config::ServiceConfig::new(
+        cfg,
+    ));
     docs.configure(cfg);
     crate::admin::configure(cfg);
 }

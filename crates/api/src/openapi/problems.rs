@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use utoipa::openapi::{
-    AllOfBuilder, ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder,
-    Type, response::Response,
+    AllOfBuilder, ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type,
+    response::Response,
 };
 
 use crate::problem::ProblemKind;
@@ -40,7 +40,10 @@ pub(crate) use problems;
 pub fn responses(kinds: &[&ProblemKind]) -> BTreeMap<String, RefOr<Response>> {
     let mut by_status = BTreeMap::<u16, Vec<&ProblemKind>>::new();
     for kind in kinds {
-        by_status.entry(kind.status.as_u16()).or_default().push(kind);
+        by_status
+            .entry(kind.status.as_u16())
+            .or_default()
+            .push(kind);
     }
     by_status
         .into_iter()
@@ -70,9 +73,10 @@ fn response(status: u16, kinds: &[&ProblemKind]) -> Response {
     let schema = AllOfBuilder::new()
         .item(Ref::from_schema_name("Problem"))
         .item(narrowed);
-    let mut response = ResponseBuilder::new()
-        .description(description)
-        .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(schema)).build());
+    let mut response = ResponseBuilder::new().description(description).content(
+        PROBLEM_JSON,
+        ContentBuilder::new().schema(Some(schema)).build(),
+    );
     if status == 401 {
         response = response.header(
             "WWW-Authenticate",

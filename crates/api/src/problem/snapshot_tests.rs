@@ -123,6 +123,19 @@ async fn every_api_error_renders_its_reviewed_body() {
     }
 }
 
+#[test]
+fn the_catalogue_lists_exactly_the_problems_errors_map_to() {
+    let produced: Vec<_> = examples().iter().map(ApiError::kind).collect();
+    for kind in catalogue::ALL {
+        assert!(produced.contains(kind), "no error is {}", kind.code);
+    }
+    let codes: std::collections::BTreeSet<_> = catalogue::ALL.iter().map(|k| k.code).collect();
+    assert_eq!(codes.len(), catalogue::ALL.len(), "each code once");
+    for kind in produced {
+        assert!(catalogue::ALL.contains(&kind), "{} is listed", kind.code);
+    }
+}
+
 #[actix_web::test]
 async fn an_internal_error_keeps_its_cause_out_of_the_body() {
     let record =

@@ -32,7 +32,11 @@ struct NewAccount {
     username: String,
     /// At least 8 characters and at most 72 bytes of UTF-8, not entirely numeric, not the
     /// username.
-    #[schema(min_length = 8, max_length = 72, pattern = r"^[^\u0000]*[^0-9\u0000][^\u0000]*$")]
+    #[schema(
+        min_length = 8,
+        max_length = 72,
+        pattern = r"^[^\u0000]*[^0-9\u0000][^\u0000]*$"
+    )]
     #[schema(example = "password123")]
     password: String,
 }

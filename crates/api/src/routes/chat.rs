@@ -28,7 +28,11 @@ use crate::{
 #[allow(dead_code)] // Documents the body `FormOrJson` reads.
 struct ChatRequest {
     /// 1–4000 characters once trimmed.
-    #[schema(min_length = 1, max_length = 4000, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     #[schema(example = "Hello, how are you?")]
     message: String,
     /// `true` answers Server-Sent Events while the model writes.

@@ -14,6 +14,7 @@ mod idempotency;
 mod kit;
 mod openai_streaming;
 mod openai_upstream;
+mod openapi;
 mod operations;
 mod pricing;
 mod problem_snapshots;
