@@ -6,10 +6,12 @@
 //! every trait gets a `Mock*` twin from mockall.
 
 pub mod admin;
+pub mod api_keys;
 pub mod chats;
 pub mod clock;
 pub mod error;
 pub mod hasher;
+pub mod history;
 pub mod ledger;
 pub mod responder;
 pub mod revocations;
@@ -24,6 +26,7 @@ pub use admin::{
     DashboardTotals, LedgerLine, NewAdminSession, Page, SecretGenerator, TokenAdjustment,
     UserSummary, Window,
 };
+pub use api_keys::{ApiKey, ApiKeyId, ApiKeyRepository, CreatedApiKey, KeyOwner, NewApiKey};
 pub use chats::{
     ChargeId, ChatRecord, ChatRepository, ChatReservation, IdempotencyKey, IdempotencyKeyState,
     Reservation, Settlement,
@@ -31,6 +34,7 @@ pub use chats::{
 pub use clock::Clock;
 pub use error::StorageError;
 pub use hasher::{HasherError, PasswordHash, PasswordHasher};
+pub use history::{HistoryRepository, StatementEntry, StatementPage, StatementQuery};
 pub use ledger::{LedgerRepository, LedgerTotals};
 pub use responder::{
     Completion, CompletionRequest, CompletionStream, PromptMessage, Responder, ResponderError,
@@ -49,11 +53,12 @@ pub use users::{CreatedUser, NewUser, UserCredentials, UserRepository};
 pub use admin::{MockAdminRepository, MockAdminSessionRepository, MockSecretGenerator};
 #[cfg(feature = "mocks")]
 pub use {
-    chats::MockChatRepository, clock::MockClock, hasher::MockPasswordHasher,
-    responder::MockResponder, tokens::MockTokenIssuer, users::MockUserRepository,
+    api_keys::MockApiKeyRepository, history::MockHistoryRepository, ledger::MockLedgerRepository,
+    revocations::MockRevocationRepository, server_settings::MockServerSettingsRepository,
+    throttle::MockThrottleRepository,
 };
 #[cfg(feature = "mocks")]
 pub use {
-    ledger::MockLedgerRepository, revocations::MockRevocationRepository,
-    server_settings::MockServerSettingsRepository, throttle::MockThrottleRepository,
+    chats::MockChatRepository, clock::MockClock, hasher::MockPasswordHasher,
+    responder::MockResponder, tokens::MockTokenIssuer, users::MockUserRepository,
 };

@@ -3,46 +3,20 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
-use domain::{ChatMessage, LedgerEntryKind, Tokens, UserId};
+use chrono::Duration;
+use domain::{LedgerEntryKind, Tokens, UserId};
 use futures_util::future::join_all;
 use ports::{
     Adjusted, AdminRepository, ChatFilter, ChatReservation, NewAdminSession, PasswordHash,
-    Reservation, Settlement, Storage, TokenAdjustment, Window,
+    Reservation, Storage, TokenAdjustment, Window,
 };
 
-use super::{assert_ledger_consistent, create_user, later, noon};
+use super::{assert_ledger_consistent, chat_at, create_user, later, noon};
 
 const ALL: Window = Window {
     offset: 0,
     limit: 100,
 };
-
-/// Stores one chat for `user` at `at` through the real charge protocol.
-async fn chat_at(storage: &dyn Storage, user: UserId, text: &str, at: DateTime<Utc>) -> i64 {
-    let reserved = storage
-        .reserve(ChatReservation {
-            user_id: user,
-            price: Tokens::new(100),
-            now: at,
-            deadline: at + Duration::seconds(60),
-            idempotency: None,
-        })
-        .await
-        .unwrap();
-    let Reservation::Reserved(charge) = reserved else {
-        panic!("{reserved:?}")
-    };
-    let message = ChatMessage::parse(text).unwrap();
-    match storage
-        .settle(charge, &message, "answer", at)
-        .await
-        .unwrap()
-    {
-        Settlement::Settled(record) => record.id,
-        Settlement::ChargeExpired => panic!("expired"),
-    }
-}
 
 fn adjustment(user: UserId, actor: UserId, amount: i64, reason: &str) -> TokenAdjustment {
     TokenAdjustment {
