@@ -6,13 +6,17 @@
 //! tests.
 
 pub mod admin;
+pub mod api_keys;
 pub mod audit;
 pub mod authenticate;
 mod credentials;
 mod digest;
 pub mod error;
+pub mod history;
 pub mod login;
 pub mod logout;
+pub mod models;
+pub mod pagination;
 pub mod prune;
 pub mod refresh;
 pub mod register;
@@ -21,11 +25,14 @@ pub mod services;
 pub mod sweep;
 pub mod throttle;
 
+pub use api_keys::{ApiKeys, IssuedApiKey};
 pub use audit::{AccountViolation, AuditLedger, LedgerReport};
-pub use authenticate::Authenticate;
+pub use authenticate::{Authenticate, Caller, Credential};
 pub use error::AppError;
+pub use history::{History, Statement, StatementRequest};
 pub use login::{Login, LoginTokens};
 pub use logout::Logout;
+pub use models::{Models, ServedModel};
 pub use prune::PruneSecurityRecords;
 pub use refresh::{RefreshAccess, RefreshedTokens};
 pub use register::Register;
