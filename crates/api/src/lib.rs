@@ -8,7 +8,7 @@ pub mod extract;
 #[cfg(test)]
 mod log_capture;
 pub mod problem;
-mod routes;
+pub(crate) mod routes;
 pub mod secret;
 pub mod settings;
 pub mod startup;

@@ -100,10 +100,15 @@ impl ApiKeys {
         Ok(self.keys.list_api_keys(caller.user.id).await?)
     }
 
-    /// Revokes one of the caller's keys at once. Another user's key is `NotFound`, exactly like a
-    /// key that does not exist, so ids reveal nothing.
-    pub async fn revoke(&self, caller: &Caller, id: ApiKeyId) -> Result<(), AppError> {
+    /// Revokes the caller's key `id` (as written in the URL) at once. Another user's key is
+    /// `NotFound`, exactly like a key that does not exist or an id that is not a number, so ids
+    /// reveal nothing.
+    pub async fn revoke(&self, caller: &Caller, id: &str) -> Result<(), AppError> {
         logged_in(caller)?;
+        let id = id
+            .parse()
+            .map(ApiKeyId)
+            .map_err(|_| AppError::NotFound("Not found."))?;
         if self.keys.revoke_api_key(caller.user.id, id).await? {
             tracing::info!(user = caller.user.id.0, key = id.0, "API key revoked");
             Ok(())

@@ -160,6 +160,7 @@ impl Services {
                 users: AdminUsers::new(
                     storage.clone(),
                     storage.clone(),
+                    storage.clone(),
                     hasher,
                     clock.clone(),
                     login_throttle,

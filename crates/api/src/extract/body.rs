@@ -66,6 +66,31 @@ impl FormOrJson {
         }
     }
 
+    /// The optional string field `name`: `None` when absent or null; other types and NUL
+    /// characters record an error (as [`Self::string`]).
+    pub fn optional_string(&self, name: &str, errors: &mut FieldErrors) -> Option<String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => None,
+            Some(_) => self.string(name, errors),
+        }
+    }
+
+    /// The optional integer field `name`: `None` when absent or null. A JSON integer, or the
+    /// digits of one in a string (how a form sends it, and as DRF's `IntegerField` reads JSON
+    /// too); anything else (fractions, booleans, overflow) records an error.
+    pub fn optional_integer(&self, name: &str, errors: &mut FieldErrors) -> Option<i64> {
+        let parsed = match self.0.get(name)? {
+            Value::Null => return None,
+            Value::Number(number) => number.as_i64(),
+            Value::String(text) => text.trim().parse().ok(),
+            _ => None,
+        };
+        if parsed.is_none() {
+            errors.add(name, "A valid integer is required.");
+        }
+        parsed
+    }
+
     fn parse(content_type: &str, body: &[u8]) -> Result<Self, ApiError> {
         let essence = content_type
             .split(';')
@@ -172,6 +197,32 @@ mod tests {
         assert_eq!(json.string("username", &mut errors), Some("jo".into()));
         assert_eq!(form.string("username", &mut errors), Some("jo".into()));
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn optional_fields_may_be_absent_or_null_but_not_mistyped() {
+        let json = fields(
+            "application/json",
+            r#"{"s": "x", "n": null, "i": 30, "t": "7", "f": 1.5, "b": true, "o": {}}"#,
+        )
+        .unwrap();
+        let mut errors = FieldErrors::new();
+        assert_eq!(json.optional_string("s", &mut errors), Some("x".into()));
+        assert_eq!(json.optional_string("n", &mut errors), None);
+        assert_eq!(json.optional_string("missing", &mut errors), None);
+        assert_eq!(json.optional_integer("i", &mut errors), Some(30));
+        assert_eq!(json.optional_integer("t", &mut errors), Some(7));
+        assert_eq!(json.optional_integer("n", &mut errors), None);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(json.optional_string("o", &mut errors), None);
+        for name in ["f", "b", "s"] {
+            assert_eq!(json.optional_integer(name, &mut errors), None);
+        }
+        let mut names: Vec<_> = errors.fields().keys().cloned().collect();
+        names.sort();
+        assert_eq!(names, ["b", "f", "o", "s"]);
+        let form = fields("application/x-www-form-urlencoded", "i=12&name=ci").unwrap();
+        assert_eq!(form.optional_integer("i", &mut errors), Some(12));
     }
 
     #[test]

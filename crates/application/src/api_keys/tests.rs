@@ -120,7 +120,7 @@ fn an_api_key_cannot_manage_keys() {
         Err(AppError::LoginRequired)
     );
     assert_eq!(
-        block_on(api_keys.revoke(&by_key, ApiKeyId(5))),
+        block_on(api_keys.revoke(&by_key, "5")),
         Err(AppError::LoginRequired)
     );
 }
@@ -133,9 +133,12 @@ fn revoking_a_key_that_is_not_the_callers_is_not_found() {
         .returning(|_, _| Ok(true));
     keys.expect_revoke_api_key().returning(|_, _| Ok(false));
     let api_keys = use_case(keys);
-    assert_eq!(block_on(api_keys.revoke(&logged_in(), ApiKeyId(5))), Ok(()));
-    assert_eq!(
-        block_on(api_keys.revoke(&logged_in(), ApiKeyId(6))),
-        Err(AppError::NotFound("Not found."))
-    );
+    assert_eq!(block_on(api_keys.revoke(&logged_in(), "5")), Ok(()));
+    for unknown in ["6", "five", "", "99999999999999999999"] {
+        assert_eq!(
+            block_on(api_keys.revoke(&logged_in(), unknown)),
+            Err(AppError::NotFound("Not found.")),
+            "{unknown:?}"
+        );
+    }
 }
