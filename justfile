@@ -20,3 +20,8 @@ migrate:
 # Everything CI runs, with a throwaway PostgreSQL.
 ci:
     bash .ci/run
+
+# Load benchmark against a bare actix-web baseline, table into docs/benchmarks.md
+# (`just bench --seconds 3 --no-docs`, `just bench postgres://…`). Needs wrk.
+bench *ARGS:
+    scripts/bench {{ARGS}}

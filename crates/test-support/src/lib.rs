@@ -183,8 +183,18 @@ mod tests {
 /// tampering with data on purpose).
 pub mod sql {
     use diesel::{
-        Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection, sql_types::Text,
+        Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection,
+        connection::SimpleConnection, sql_types::Text,
     };
+
+    /// A SQLite connection that waits for the service's writers (and a pool that is still
+    /// closing after a stop) instead of failing at once with "database is locked".
+    fn sqlite(path: &str) -> SqliteConnection {
+        let mut conn = SqliteConnection::establish(path).expect("open sqlite");
+        conn.batch_execute("PRAGMA busy_timeout = 10000;")
+            .expect("set busy timeout");
+        conn
+    }
 
     #[derive(QueryableByName)]
     struct TextRow {
@@ -196,7 +206,7 @@ pub mod sql {
     pub fn execute(url: &str, statement: &str) -> usize {
         match url.strip_prefix("sqlite://") {
             Some(path) => diesel::sql_query(statement)
-                .execute(&mut SqliteConnection::establish(path).expect("open sqlite"))
+                .execute(&mut sqlite(path))
                 .expect("execute"),
             None => diesel::sql_query(statement)
                 .execute(&mut PgConnection::establish(url).expect("connect postgres"))
@@ -208,7 +218,7 @@ pub mod sql {
     pub fn strings(url: &str, query: &str) -> Vec<String> {
         let rows: Vec<TextRow> = match url.strip_prefix("sqlite://") {
             Some(path) => diesel::sql_query(query)
-                .load(&mut SqliteConnection::establish(path).expect("open sqlite"))
+                .load(&mut sqlite(path))
                 .expect("query"),
             None => diesel::sql_query(query)
                 .load(&mut PgConnection::establish(url).expect("connect postgres"))

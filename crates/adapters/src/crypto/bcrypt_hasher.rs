@@ -1,25 +1,37 @@
-//! bcrypt, run on tokio's blocking pool: at cost 12 one hash takes ~250 ms of CPU, which would
-//! stall every request sharing an event-loop thread.
+//! bcrypt, run on a [`CpuPool`] of its own: at cost 12 one hash takes ~250 ms of CPU, which would
+//! stall every request sharing an event-loop thread, and run unbounded on tokio's blocking pool it
+//! starved the database work that shares that pool.
 
 use async_trait::async_trait;
 use domain::PlainPassword;
 use ports::{HasherError, PasswordHash, PasswordHasher};
 use rand::{Rng, distr::Alphanumeric};
 
+use super::cpu_pool::CpuPool;
+
 /// bcrypt with a configured cost.
 #[derive(Debug, Clone)]
 pub struct BcryptHasher {
     cost: u32,
     dummy_hash: PasswordHash,
+    pool: CpuPool,
 }
 
 impl BcryptHasher {
     /// The work factors bcrypt accepts (each step doubles the time one hash takes).
     pub const COSTS: std::ops::RangeInclusive<u32> = 4..=31;
 
-    /// Prepares a hasher; computes the dummy hash once, at the same cost as real hashes, so that
-    /// verifying against it costs what verifying a real user's hash costs.
+    /// Prepares a hasher whose hashes run at most one per CPU core at a time; computes the dummy
+    /// hash once, at the same cost as real hashes, so that verifying against it costs what
+    /// verifying a real user's hash costs.
     pub fn new(cost: u32) -> Result<Self, HasherError> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::with_threads(cost, cores)
+    }
+
+    /// Like [`Self::new`], with at most `threads` hashes at a time.
+    pub fn with_threads(cost: u32, threads: usize) -> Result<Self, HasherError> {
+        let pool = CpuPool::new("bcrypt", threads).map_err(|e| HasherError(e.to_string()))?;
         let secret: String = rand::rng()
             .sample_iter(&Alphanumeric)
             .take(32)
@@ -29,6 +41,7 @@ impl BcryptHasher {
         Ok(Self {
             cost,
             dummy_hash: PasswordHash(dummy),
+            pool,
         })
     }
 }
@@ -37,7 +50,8 @@ impl BcryptHasher {
 impl PasswordHasher for BcryptHasher {
     async fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, HasherError> {
         let (password, cost) = (password.expose().to_owned(), self.cost);
-        tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
+        self.pool
+            .run(move || bcrypt::hash(password, cost))
             .await
             .map_err(|e| HasherError(e.to_string()))?
             .map(PasswordHash)
@@ -50,7 +64,8 @@ impl PasswordHasher for BcryptHasher {
         hash: &PasswordHash,
     ) -> Result<bool, HasherError> {
         let (password, hash) = (password.expose().to_owned(), hash.0.clone());
-        tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
+        self.pool
+            .run(move || bcrypt::verify(password, &hash))
             .await
             .map_err(|e| HasherError(e.to_string()))?
             .map_err(|e| HasherError(e.to_string()))

@@ -1,6 +1,7 @@
 //! Password hashing and token signing.
 
 pub mod bcrypt_hasher;
+mod cpu_pool;
 pub mod jwt;
 pub mod secrets;
 
