@@ -8,9 +8,12 @@ mod helpers;
 
 mod admin;
 mod admin_browser;
+mod api_keys;
 mod bad_input;
 mod concurrency;
+mod history;
 mod idempotency;
+mod openai_compat;
 mod openai_upstream;
 mod problem_snapshots;
 mod processes;
