@@ -9,6 +9,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod authenticate;
+pub mod chat_completions;
 mod credentials;
 mod digest;
 pub mod error;
