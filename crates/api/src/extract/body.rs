@@ -91,6 +91,11 @@ impl FormOrJson {
         parsed
     }
 
+    /// The raw value of field `name`, for bodies with nested structure (OpenAI's `messages`).
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+
     /// Reads `body` as the media type `content_type` names (parameters ignored); what the
     /// extractor does once the body is in memory, public for the parsing benchmark.
     pub fn parse(content_type: &str, body: &[u8]) -> Result<Self, ApiError> {
