@@ -1,6 +1,6 @@
-//! The responder contract (`contract_tests::responder`) run on the dummy, on the `openai`
-//! adapter against a stub upstream, and on the `openai` adapter inside the wrappers the service
-//! composes it with.
+//! The responder contract (`contract_tests::responder`) run on the dummy (at once and paced), on
+//! the `openai` adapter against a stub upstream, and on the `openai` adapter inside the wrappers
+//! the service composes it with.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::{sync::Arc, time::Duration};
@@ -13,13 +13,17 @@ use contract_tests::responder::ResponderFactory;
 use ports::Responder;
 use test_support::stub_upstream::StubUpstream;
 
-struct Dummy;
+/// The dummy, answering at once or pausing before each word (`responder.dummy_delay_ms`).
+struct Dummy {
+    word_delay: Duration,
+}
 
 impl ResponderFactory for Dummy {
     type Guard = ();
 
     async fn create(&self, _test: &str) -> Option<(Arc<dyn Responder>, ())> {
-        Some((Arc::new(DummyResponder), ()))
+        let dummy = DummyResponder::with_word_delay(self.word_delay);
+        Some((Arc::new(dummy), ()))
     }
 }
 
@@ -56,7 +60,15 @@ impl ResponderFactory for OpenAiOnStub {
 }
 
 mod dummy {
-    contract_tests::responder_tests!(crate::Dummy);
+    contract_tests::responder_tests!(crate::Dummy {
+        word_delay: std::time::Duration::ZERO
+    });
+}
+
+mod paced_dummy {
+    contract_tests::responder_tests!(crate::Dummy {
+        word_delay: std::time::Duration::from_millis(2)
+    });
 }
 
 mod openai {

@@ -27,7 +27,7 @@ fn reservation(user_id: UserId, key: Option<&str>) -> ChatReservation {
     let now = noon();
     ChatReservation {
         user_id,
-        price: Tokens::new(100),
+        amount: Tokens::new(100),
         now,
         deadline: now + chrono::Duration::seconds(60),
         idempotency: key.map(|key| IdempotencyKey {
@@ -43,7 +43,7 @@ async fn a_query_on_a_missing_table_is_internal(backend: Backend) {
     let (storage, db) = storage(backend, PoolSettings::default());
     let user = create_user(&storage, "erin", 100).await.id;
     sql::execute(&db.url, "ALTER TABLE chats RENAME TO chats_gone");
-    match storage.chat_count(user).await {
+    match storage.completed_chat_count(user).await {
         Err(StorageError::Internal(reason)) => assert!(reason.contains("chats"), "{reason}"),
         other => panic!("a missing table is a bug, not an outage: {other:?}"),
     }

@@ -35,7 +35,8 @@ enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Verify that no balance is negative and every balance equals its ledger sum.
+    /// Verify that no balance is negative, every balance equals its ledger sum, and every chat's
+    /// recorded charge equals what its ledger entries took.
     CheckLedger,
     /// Manage the failed-login and sign-up throttles.
     Throttle {
@@ -166,14 +167,16 @@ async fn check_ledger(settings: Settings) -> anyhow::Result<ExitCode> {
         );
     }
     println!(
-        "checked {} users, {} tokens in balances: {}",
+        "checked {} users and {} chats, {} tokens in balances: {}; {} charges pending",
         report.accounts,
+        report.chats,
         report.total_balance,
         if report.is_consistent() {
             "ledger consistent".to_owned()
         } else {
             format!("{} violations", report.violations.len())
-        }
+        },
+        report.pending_charges
     );
     Ok(if report.is_consistent() {
         ExitCode::SUCCESS

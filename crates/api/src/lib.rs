@@ -7,6 +7,7 @@ pub mod cli;
 pub mod extract;
 #[cfg(test)]
 mod log_capture;
+pub mod ops;
 pub mod problem;
 pub(crate) mod routes;
 pub mod secret;

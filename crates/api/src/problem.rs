@@ -1,5 +1,7 @@
 //! The one place errors become HTTP responses: RFC 9457 `application/problem+json` bodies with the
-//! `detail` DRF clients read and a stable machine-readable `code` (catalogue in `docs/api.md`).
+//! `detail` DRF clients read and a stable machine-readable `code` (catalogue in `docs/api.md`),
+//! plus the `request_id` of the request that failed (also in its `X-Request-Id` header), so a
+//! client's bug report leads to the server's log lines.
 
 use actix_web::{
     HttpResponse, ResponseError,
@@ -9,6 +11,8 @@ use application::AppError;
 use domain::FieldErrors;
 use ports::TokenError;
 use serde::Serialize;
+
+use crate::ops::{health::NotReady, request_id};
 
 /// Everything a request can fail with: use-case errors plus what only the HTTP edge knows.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +46,9 @@ pub enum ApiError {
     /// A browser form post from another site (see `extract::cross_site`).
     #[error("Cross-site form posts are not accepted.")]
     CrossSiteRequest,
+    /// `/readyz`: this process should not get traffic now.
+    #[error("{0}")]
+    NotReady(NotReady),
 }
 
 /// The problem+json body.
@@ -55,6 +62,8 @@ struct Problem<'a> {
     code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a std::collections::BTreeMap<String, Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
 }
 
 impl ApiError {
@@ -99,6 +108,7 @@ impl ApiError {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::CrossSiteRequest => (StatusCode::FORBIDDEN, "cross_site_request"),
+            Self::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
         }
     }
 
@@ -137,6 +147,24 @@ impl ApiError {
         }
     }
 
+    /// The problem+json document (one line) naming `request_id`, after logging what the client
+    /// is not told: the body of an error response, and the data of a streamed answer's `error`
+    /// event.
+    pub fn problem_json(&self, request_id: Option<&request_id::RequestId>) -> String {
+        let (status, code) = self.status_and_code();
+        self.log();
+        let body = Problem {
+            kind: format!("urn:chat-api:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.detail(),
+            code,
+            errors: self.field_errors().map(FieldErrors::fields),
+            request_id: request_id.map(request_id::RequestId::as_str),
+        };
+        serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}"))
+    }
+
     /// What the client reads. Validation errors lead with their first field message, as DRF
     /// clients expect one readable line.
     pub(crate) fn detail(&self) -> String {
@@ -153,26 +181,17 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let (status, code) = self.status_and_code();
-        self.log();
-        let body = Problem {
-            kind: format!("urn:chat-api:problem:{code}"),
-            title: status.canonical_reason().unwrap_or("Error"),
-            status: status.as_u16(),
-            detail: self.detail(),
-            code,
-            errors: self.field_errors().map(FieldErrors::fields),
-        };
-        self.response_with("application/problem+json", &body)
+        let body = self.problem_json(request_id::current().as_ref());
+        self.response_with("application/problem+json", body)
     }
 }
 
 impl ApiError {
-    /// The error's status and headers (`Retry-After`, `WWW-Authenticate`) with `body` as JSON of
-    /// `content_type`: the one response builder every error format shares, so a status or a
-    /// header never depends on the format.
-    pub(crate) fn response_with(&self, content_type: &str, body: &impl Serialize) -> HttpResponse {
-        let (status, _) = self.status_and_code();
+    /// The error's status and headers (`Retry-After`, `WWW-Authenticate`) with `body`, a JSON
+    /// document of `content_type`: the one response builder every error format shares, so a
+    /// status or a header never depends on the format.
+    pub(crate) fn response_with(&self, content_type: &str, body: String) -> HttpResponse {
+        let status = self.status_code();
         let mut response = HttpResponse::build(status);
         response.content_type(content_type);
         if let Some(seconds) = self.retry_after_secs() {
@@ -181,7 +200,7 @@ impl ApiError {
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Token realm=\"api\""));
         }
-        response.body(serde_json::to_string(body).unwrap_or_else(|_| String::from("{}")))
+        response.body(body)
     }
 }
 

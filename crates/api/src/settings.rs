@@ -8,14 +8,14 @@
 //! bad value is a startup error naming its key, never a silent fallback; closed sets of names
 //! (`log.format`, `responder.kind`) are enums, so a typo is refused while reading.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use adapters::{
     crypto::BcryptHasher,
     responder::{OpenAiConfig, openai::OpenAiConfigError},
     storage::{DatabaseUrl, PoolSettings},
 };
-use domain::{Pricing, PricingError};
+use domain::{Pricing, PricingError, PricingPolicy};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -68,6 +68,15 @@ pub struct ServerSettings {
     /// network.
     #[serde(default)]
     pub allow_public_bind_in_development: bool,
+    /// How long a stop (SIGTERM, SIGINT) lets in-flight requests finish.
+    pub shutdown_timeout_secs: u64,
+    /// `IP:port` of a listener of its own for `/metrics`; absent or empty (the default) serves it
+    /// on the main listener.
+    #[serde(default)]
+    pub metrics_addr: Option<String>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <this token>`.
+    #[serde(default)]
+    pub metrics_token: Option<SecretString>,
 }
 
 /// Storage.
@@ -102,17 +111,35 @@ pub struct AuthSettings {
     pub rotate_refresh_tokens: bool,
 }
 
+/// How chats are priced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PricingKind {
+    /// `price_per_message` per completed answer.
+    Flat,
+    /// `price_per_1k_prompt_tokens` and `price_per_1k_completion_tokens`.
+    PerToken,
+}
+
 /// Prices and the charge protocol.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LedgerSettings {
     /// Tokens for a new account.
     pub signup_grant: i64,
-    /// Tokens per chat message.
+    /// `flat` or `per_token`.
+    pub pricing: PricingKind,
+    /// Tokens per completed chat message (`flat`).
     pub price_per_message: i64,
-    /// Time after the responder timeout before a pending charge may be swept.
+    /// Tokens per 1000 prompt tokens (`per_token`).
+    pub price_per_1k_prompt_tokens: i64,
+    /// Tokens per 1000 completion tokens (`per_token`).
+    pub price_per_1k_completion_tokens: i64,
+    /// Time after the longest an answer may take before a pending charge may be swept.
     pub charge_grace_secs: u64,
     /// How often the sweeper runs.
     pub sweep_interval_secs: u64,
+    /// How often the ledger is audited for the `ledger_drift` and `pending_charges` metrics.
+    pub audit_interval_secs: u64,
 }
 
 /// Which responder adapter answers chats.
@@ -161,8 +188,10 @@ pub struct ResponderSettings {
     /// Instructions sent first with every request (none when absent or blank).
     #[serde(default)]
     pub system_prompt: Option<String>,
-    /// How many of the user's latest stored exchanges are sent before the new message.
+    /// How many of the user's latest completed exchanges are sent before the new message.
     pub context_messages: u32,
+    /// The dummy's pause before each word it streams (for demos and tests); 0 answers at once.
+    pub dummy_delay_ms: u64,
 }
 
 impl ResponderSettings {
@@ -178,6 +207,14 @@ impl ResponderSettings {
         self.system_prompt
             .as_deref()
             .filter(|prompt| !prompt.trim().is_empty())
+    }
+
+    /// How the conversation is presented to the model.
+    pub fn conversation(&self) -> application::Conversation {
+        application::Conversation {
+            system_prompt: self.system_prompt().map(str::to_owned),
+            context_messages: self.context_messages,
+        }
     }
 
     /// The `openai` adapter's configuration; an error names the missing or malformed key.
@@ -439,6 +476,13 @@ impl Settings {
                 ),
             ));
         }
+        self.server.metrics_addr()?;
+        self.server.metrics_token()?;
+        at_least(
+            "server.shutdown_timeout_secs",
+            self.server.shutdown_timeout_secs,
+            1,
+        )?;
         self.database.validate()?;
         self.configured_jwt_secret()?;
         let auth = &self.auth;
@@ -472,6 +516,11 @@ impl Settings {
         at_least(
             "ledger.sweep_interval_secs",
             self.ledger.sweep_interval_secs,
+            1,
+        )?;
+        at_least(
+            "ledger.audit_interval_secs",
+            self.ledger.audit_interval_secs,
             1,
         )?;
         self.responder.validate()?;
@@ -531,11 +580,11 @@ impl Settings {
             charge: application::ChargePolicy {
                 pricing: self.ledger.pricing()?,
                 max_answer_tokens: self.responder.max_tokens,
-                // A pending charge must outlive the longest answer, or the sweeper would refund
-                // a stream still being written.
-                responder_timeout: Duration::from_secs(self.responder.max_duration_secs),
+                responder_timeout: Duration::from_secs(self.responder.timeout_secs),
+                max_answer_duration: Duration::from_secs(self.responder.max_duration_secs),
                 settle_grace: Duration::from_secs(self.ledger.charge_grace_secs),
             },
+            conversation: self.responder.conversation(),
             rotate_refresh_tokens: self.auth.rotate_refresh_tokens,
             login_limits: self.throttle.login_limits(),
             signup_limit: self.throttle.signup_limit(),
@@ -550,7 +599,37 @@ impl ServerSettings {
         TrustedProxies::parse(&self.trusted_proxies)
             .map_err(|e| SettingsError::invalid("server.trusted_proxies", e))
     }
+
+    /// The parsed `server.metrics_addr`; `None` when absent or empty.
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, SettingsError> {
+        match self.metrics_addr.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(address) => address.parse().map(Some).map_err(|_| {
+                SettingsError::invalid(
+                    "server.metrics_addr",
+                    format!("must be an IP address and port, like 127.0.0.1:9100, got {address:?}"),
+                )
+            }),
+        }
+    }
+
+    /// `server.metrics_token`, at least [`MIN_METRICS_TOKEN_BYTES`] long when set.
+    pub fn metrics_token(&self) -> Result<Option<&SecretString>, SettingsError> {
+        match &self.metrics_token {
+            Some(token) if token.expose_secret().len() < MIN_METRICS_TOKEN_BYTES => {
+                Err(SettingsError::invalid(
+                    "server.metrics_token",
+                    format!("must be at least {MIN_METRICS_TOKEN_BYTES} bytes long"),
+                ))
+            }
+            token => Ok(token.as_ref()),
+        }
+    }
 }
+
+/// Shortest accepted `server.metrics_token`: it guards the metrics from anyone who can reach
+/// them, so it must not be guessable.
+pub const MIN_METRICS_TOKEN_BYTES: usize = 16;
 
 impl DatabaseSettings {
     /// Checks the database section (also on its own, before storage is opened); returns the
@@ -574,15 +653,29 @@ impl DatabaseSettings {
 }
 
 impl LedgerSettings {
-    /// The tariff from `ledger.signup_grant` and `ledger.price_per_message`.
+    /// The tariff from `ledger.signup_grant`, `ledger.pricing` and the prices that policy uses
+    /// (the other policy's prices are not checked).
     pub fn pricing(&self) -> Result<Pricing, SettingsError> {
-        Pricing::new(self.signup_grant, self.price_per_message).map_err(|e| {
-            let key = match e {
-                PricingError::NegativeGrant => "ledger.signup_grant",
-                PricingError::FreeMessage => "ledger.price_per_message",
-            };
-            SettingsError::invalid(key, e)
-        })
+        let policy = match self.pricing {
+            PricingKind::Flat => PricingPolicy::flat(self.price_per_message),
+            PricingKind::PerToken => PricingPolicy::per_token(
+                self.price_per_1k_prompt_tokens,
+                self.price_per_1k_completion_tokens,
+            ),
+        };
+        policy
+            .and_then(|policy| Pricing::new(self.signup_grant, policy))
+            .map_err(|e| {
+                let key = match e {
+                    PricingError::NegativeGrant => "ledger.signup_grant",
+                    PricingError::FreeMessage => "ledger.price_per_message",
+                    PricingError::NegativePromptPrice => "ledger.price_per_1k_prompt_tokens",
+                    PricingError::NegativeCompletionPrice | PricingError::FreeTokens => {
+                        "ledger.price_per_1k_completion_tokens"
+                    }
+                };
+                SettingsError::invalid(key, e)
+            })
     }
 }
 
@@ -625,7 +718,13 @@ mod tests {
             (settings.responder.kind, settings.responder.timeout_secs),
             (ResponderKind::Dummy, 30)
         );
+        assert_eq!(settings.responder.dummy_delay_ms, 0);
+        assert_eq!(settings.ledger.pricing, PricingKind::Flat);
         assert_eq!(settings.log.format, LogFormat::Text);
+        assert_eq!(settings.server.shutdown_timeout_secs, 30);
+        assert_eq!(settings.server.metrics_addr().unwrap(), None);
+        assert!(settings.server.metrics_token().unwrap().is_none());
+        assert_eq!(settings.ledger.audit_interval_secs, 60);
         settings.validate().unwrap();
         assert!(settings.server.trusted_proxies.is_empty());
         let throttle = &settings.throttle;
@@ -827,6 +926,26 @@ mod tests {
                 "throttle.known_source_days",
             ),
             ("CHAT_API__SERVER__HOST", "0.0.0.0", "server.host"),
+            (
+                "CHAT_API__SERVER__SHUTDOWN_TIMEOUT_SECS",
+                "0",
+                "server.shutdown_timeout_secs",
+            ),
+            (
+                "CHAT_API__SERVER__METRICS_ADDR",
+                "metrics.internal:9100",
+                "server.metrics_addr",
+            ),
+            (
+                "CHAT_API__SERVER__METRICS_TOKEN",
+                "short-token",
+                "server.metrics_token",
+            ),
+            (
+                "CHAT_API__LEDGER__AUDIT_INTERVAL_SECS",
+                "0",
+                "ledger.audit_interval_secs",
+            ),
         ];
         for (variable, value, key) in cases {
             let error = read_with(&[(variable, value)]).unwrap_err();
@@ -835,6 +954,81 @@ mod tests {
                 "{variable}={value}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn per_token_pricing_needs_its_own_prices_and_names_them() {
+        let per_token = ("CHAT_API__LEDGER__PRICING", "per_token");
+        let error = read_with(&[per_token]).unwrap_err();
+        assert!(
+            error.starts_with("invalid setting ledger.price_per_1k_completion_tokens: "),
+            "{error}"
+        );
+        let error = read_with(&[
+            per_token,
+            ("CHAT_API__LEDGER__PRICE_PER_1K_PROMPT_TOKENS", "-1"),
+        ])
+        .unwrap_err();
+        assert!(
+            error.starts_with("invalid setting ledger.price_per_1k_prompt_tokens: "),
+            "{error}"
+        );
+        let settings = read_with(&[
+            per_token,
+            ("CHAT_API__LEDGER__PRICE_PER_1K_PROMPT_TOKENS", "2"),
+            ("CHAT_API__LEDGER__PRICE_PER_1K_COMPLETION_TOKENS", "6"),
+            ("CHAT_API__LEDGER__PRICE_PER_MESSAGE", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            settings.ledger.pricing().unwrap().policy(),
+            PricingPolicy::per_token(2, 6).unwrap(),
+            "the flat price is not used, so not checked"
+        );
+        let error = read_with(&[("CHAT_API__LEDGER__PRICING", "per_word")]).unwrap_err();
+        assert!(error.contains("ledger.pricing"), "{error}");
+    }
+
+    #[test]
+    fn the_conversation_settings_reach_the_use_case() {
+        let settings = read_with(&[
+            ("CHAT_API__RESPONDER__SYSTEM_PROMPT", "Be brief."),
+            ("CHAT_API__RESPONDER__CONTEXT_MESSAGES", "3"),
+        ])
+        .unwrap();
+        assert_eq!(
+            settings.responder.conversation(),
+            application::Conversation {
+                system_prompt: Some("Be brief.".into()),
+                context_messages: 3
+            }
+        );
+        let blank = read_with(&[("CHAT_API__RESPONDER__SYSTEM_PROMPT", "  ")]).unwrap();
+        assert_eq!(blank.responder.conversation().system_prompt, None);
+    }
+
+    #[test]
+    fn a_metrics_listener_and_token_are_read_from_the_environment() {
+        let token = "t".repeat(MIN_METRICS_TOKEN_BYTES);
+        let settings = read_with(&[
+            ("CHAT_API__SERVER__METRICS_ADDR", "127.0.0.1:9100"),
+            ("CHAT_API__SERVER__METRICS_TOKEN", &token),
+        ])
+        .unwrap();
+        assert_eq!(
+            settings.server.metrics_addr().unwrap(),
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
+        assert_eq!(
+            settings
+                .server
+                .metrics_token()
+                .unwrap()
+                .map(|t| t.expose_secret().len()),
+            Some(MIN_METRICS_TOKEN_BYTES)
+        );
+        let empty = read_with(&[("CHAT_API__SERVER__METRICS_ADDR", "")]).unwrap();
+        assert_eq!(empty.server.metrics_addr().unwrap(), None);
     }
 
     #[test]

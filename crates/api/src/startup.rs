@@ -11,9 +11,30 @@
 //! The builder validates the settings, opens the configured storage (or takes the one given to
 //! [`ApplicationBuilder::storage`]), resolves the JWT secret, builds the adapters and wires every
 //! use case with [`application::Services::new`]; [`ApplicationBuilder::build`] then binds the
-//! listener, while [`ApplicationBuilder::services`] stops before it (one-shot commands).
+//! listeners, while [`ApplicationBuilder::services`] stops before it (one-shot commands).
+//!
+//! It is also how a team serves chat-api with adapters of its own, from its own crate: any
+//! `ports::Responder`, and any type implementing every repository port (a `ports::Storage`),
+//! replace the configured ones (`examples/custom-responder`, `docs/adapters.md`):
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # async fn demo(
+//! #     settings: api::Settings,
+//! #     my_model: Arc<dyn ports::Responder>,
+//! #     my_store: Arc<dyn ports::Storage>,
+//! # ) -> Result<(), Box<dyn std::error::Error>> {
+//! api::Application::builder(settings)
+//!     .responder(my_model)
+//!     .storage(my_store)
+//!     .build()
+//!     .await?
+//!     .run_until_stopped()
+//!     .await?;
+//! # Ok(()) }
+//! ```
 
-use std::{net::TcpListener, sync::Arc, time::Duration};
+use std::{future::Future, net::TcpListener, sync::Arc, time::Duration};
 
 use actix_web::{App, HttpServer, dev::Server, middleware::DefaultHeaders, web};
 use adapters::{
@@ -28,10 +49,12 @@ use adapters::{
 use application::{Ports, Services};
 use ports::{Responder, Storage};
 use secrecy::ExposeSecret;
-use tracing_actix_web::TracingLogger;
+use tokio::task::JoinHandle;
 
 use crate::{
-    background, problem, routes, secret,
+    background,
+    ops::{self, MeteredResponder, Metrics, Operations, Shutdown},
+    problem, routes, secret,
     settings::{DatabaseSettings, ResponderKind, ResponderSettings, Settings, SettingsError},
 };
 
@@ -60,6 +83,9 @@ pub enum StartupError {
     /// The listener could not be bound.
     #[error("cannot listen")]
     Io(#[from] std::io::Error),
+    /// The metrics registry refused a metric (a bug: two with one name).
+    #[error("cannot set up the metrics")]
+    Metrics(#[from] prometheus::Error),
 }
 
 /// Opens the configured database and applies pending migrations.
@@ -96,8 +122,9 @@ impl ApplicationBuilder {
         self
     }
 
-    /// Keeps everything in `storage` instead of the database `database.url` names. No migration
-    /// is run: the storage's schema is its own business.
+    /// Keeps everything in `storage` instead of the database `database.url` names (which is then
+    /// only checked for its form). No migration is run: the storage's schema is its own business.
+    /// Run the storage contract (`contract_tests::storage_tests!`) on it first.
     pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
         self.storage = Some(storage);
         self
@@ -106,12 +133,22 @@ impl ApplicationBuilder {
     /// Validates the settings and wires every use case, without listening (the command line's
     /// one-shot commands use this).
     pub async fn services(self) -> Result<Services, StartupError> {
+        Ok(self.wire().await?.services)
+    }
+
+    /// Every use case, wired, with the metrics they report to and the storage adapter when it
+    /// was opened here (for the pool gauges and the readiness check).
+    async fn wire(self) -> Result<Wired, StartupError> {
         let settings = &self.settings;
         settings.validate()?;
-        let storage: Arc<dyn Storage> = match self.storage {
-            Some(storage) => storage,
-            None => Arc::new(open_storage(&settings.database).await?),
+        let (storage, opened): (Arc<dyn Storage>, _) = match self.storage {
+            Some(storage) => (storage, None),
+            None => {
+                let opened = open_storage(&settings.database).await?;
+                (Arc::new(opened.clone()), Some(opened))
+            }
         };
+        let metrics = Arc::new(Metrics::new(opened.clone())?);
         let secret = secret::resolve(settings, &*storage).await?;
         let cost = settings.auth.bcrypt_cost;
         // At cost 12 preparing the hasher (one dummy hash) takes a quarter second of CPU.
@@ -134,21 +171,44 @@ impl ApplicationBuilder {
             hasher: Arc::new(hasher),
             tokens: Arc::new(tokens),
             clock: Arc::new(SystemClock),
-            responder,
+            responder: Arc::new(MeteredResponder::new(responder, metrics.clone())),
             secrets: Arc::new(RandomSecrets),
+            metrics: metrics.clone(),
         };
-        Ok(Services::new(ports, settings.services_config()?))
+        Ok(Wired {
+            services: Services::new(ports, settings.services_config()?),
+            metrics,
+            opened,
+        })
     }
 
-    /// Wires the service and binds its listener; [`Application::run_until_stopped`] serves.
+    /// Wires the service and binds its listeners; [`Application::run_until_stopped`] serves.
     pub async fn build(self) -> Result<Application, StartupError> {
         let settings = self.settings.clone();
-        let services = Arc::new(self.services().await?);
+        let Wired {
+            services,
+            metrics,
+            opened,
+        } = self.wire().await?;
+        let services = Arc::new(services);
+        // `build` runs on the main runtime: the one tracked tasks must run on.
+        let shutdown = Shutdown::new(tokio::runtime::Handle::current());
+        let database = match opened {
+            Some(storage) => Some((storage.database().clone(), settings.database.validate()?)),
+            None => None,
+        };
+        let ops = Operations::new(
+            &settings.server,
+            metrics.clone(),
+            database,
+            shutdown.clone(),
+        )?;
         let trusted_proxies = web::Data::new(settings.server.trusted_proxies()?);
         let cookie_policy = web::Data::new(crate::admin::CookiePolicy {
             always_secure: !settings.is_development(),
         });
         let state = web::Data::from(services.clone());
+        let app_ops = ops.clone();
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let port = listener.local_addr()?.port();
         let mut server = HttpServer::new(move || {
@@ -158,11 +218,20 @@ impl ApplicationBuilder {
                 .app_data(cookie_policy.clone())
                 .configure(problem::extractor_errors)
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
-                .wrap(TracingLogger::default())
+                .wrap(app_ops.observer())
+                .configure(|cfg| app_ops.configure(cfg))
                 .configure(routes::configure)
                 .configure(crate::admin::configure)
                 .default_service(web::to(problem::not_found))
         })
+        // A client that closes its side of the connection has left: without this actix would
+        // keep streaming an answer (and charging for it) to a half-closed socket. The chat task
+        // learns of it when the response body is dropped.
+        .h1_allow_half_closed(false)
+        // Signals are ours (see `run_until_stopped`): actix would stop at once on SIGINT. Its own
+        // timeout is one second past ours, so streams cut at our deadline can still end cleanly.
+        .disable_signals()
+        .shutdown_timeout(settings.server.shutdown_timeout_secs.saturating_add(1))
         .listen(listener)?;
         if settings.server.workers > 0 {
             server = server.workers(settings.server.workers);
@@ -171,18 +240,32 @@ impl ApplicationBuilder {
         Ok(Application {
             port,
             server: server.run(),
+            metrics_listener: ops.metrics_listener()?,
             services,
+            metrics,
+            shutdown,
+            shutdown_timeout: Duration::from_secs(settings.server.shutdown_timeout_secs),
             sweep_interval: Duration::from_secs(settings.ledger.sweep_interval_secs),
             prune_interval: Duration::from_secs(settings.throttle.prune_interval_secs),
+            audit_interval: Duration::from_secs(settings.ledger.audit_interval_secs),
         })
     }
+}
+
+/// What [`ApplicationBuilder::wire`] makes.
+struct Wired {
+    services: Services,
+    metrics: Arc<Metrics>,
+    opened: Option<DieselStorage>,
 }
 
 /// The responder adapter `responder.kind` names (built once: its HTTP client is the process's
 /// connection pool).
 fn configured_responder(settings: &ResponderSettings) -> Result<Arc<dyn Responder>, StartupError> {
     Ok(match settings.kind {
-        ResponderKind::Dummy => Arc::new(DummyResponder),
+        ResponderKind::Dummy => Arc::new(DummyResponder::with_word_delay(Duration::from_millis(
+            settings.dummy_delay_ms,
+        ))),
         ResponderKind::OpenAi => {
             let responder = OpenAiResponder::new(settings.openai_config()?)?;
             tracing::info!(
@@ -215,9 +298,14 @@ fn wrap_responder(
 pub struct Application {
     port: u16,
     server: Server,
+    metrics_listener: Option<(Server, u16)>,
     services: Arc<Services>,
+    metrics: Arc<Metrics>,
+    shutdown: Shutdown,
+    shutdown_timeout: Duration,
     sweep_interval: Duration,
     prune_interval: Duration,
+    audit_interval: Duration,
 }
 
 impl Application {
@@ -240,29 +328,129 @@ impl Application {
         self.port
     }
 
+    /// The port of the separate `/metrics` listener, when `server.metrics_addr` asked for one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_listener.as_ref().map(|(_, port)| *port)
+    }
+
     /// A handle that stops the server (tests restart the service with it).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
 
-    /// Serves until the process is asked to stop (SIGINT/SIGTERM), with the charge sweeper and
-    /// the security pruner alongside.
+    /// Serves until the process gets SIGTERM or SIGINT, then stops gracefully (see
+    /// [`Self::run_until`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(async {
+            match ops::shutdown::os_signal().await {
+                Ok(signal) => tracing::info!(signal, "stop requested"),
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for signals; serving until killed");
+                    std::future::pending::<()>().await;
+                }
+            }
+        })
+        .await
+    }
+
+    /// Serves, with the background jobs alongside, until `stop` resolves or the server is stopped
+    /// through [`Self::handle`]; then stops gracefully (see [`crate::ops::shutdown`]): no new
+    /// connections, in-flight requests finish within `server.shutdown_timeout_secs`, tracked
+    /// tasks get a little longer to settle, the background jobs finish their current run.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> std::io::Result<()> {
+        let jobs = self.spawn_jobs();
+        let Self {
+            server,
+            metrics_listener,
+            shutdown,
+            shutdown_timeout,
+            ..
+        } = self;
+        let metrics_listener = metrics_listener.map(|(server, _)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
+        let handle = server.handle();
+        let mut server = std::pin::pin!(server);
+        let result = tokio::select! {
+            result = &mut server => result,
+            () = stop => {
+                tracing::info!(
+                    timeout_secs = shutdown_timeout.as_secs(),
+                    "stopping: no new connections, in-flight requests may finish"
+                );
+                shutdown.begin(shutdown_timeout);
+                // The server future itself carries the stop out, so it is polled alongside.
+                let ((), result) = tokio::join!(handle.stop(true), server);
+                result
+            }
+        };
+        shutdown.begin(shutdown_timeout);
+        if let Some(metrics_listener) = metrics_listener {
+            metrics_listener.stop(false).await;
+        }
+        let abandoned = shutdown.wait_for_tasks().await;
+        if abandoned > 0 {
+            tracing::warn!(
+                abandoned,
+                "tasks still running past the deadline were abandoned; the sweeper refunds their pending charges"
+            );
+        }
+        for job in jobs {
+            if let Err(error) = job.await {
+                tracing::error!(%error, "background job failed to stop");
+            }
+        }
+        // Writes are committed before their request answers, so there is no write queue to
+        // drain. A batching writer (one SQLite writer fed by a queue) must be flushed here: after
+        // the last task and job that could enqueue, before the process exits.
+        tracing::info!("stopped");
+        result
+    }
+
+    /// The charge sweeper, the security pruner and the ledger audit, each stopping after its
+    /// current run once the service is stopping.
+    fn spawn_jobs(&self) -> Vec<JoinHandle<()>> {
+        let stop = self.shutdown.stopping();
         let services = self.services.clone();
         let sweeper =
-            background::spawn_periodic("charge sweeper", self.sweep_interval, move || {
+            background::spawn_periodic("charge sweeper", self.sweep_interval, stop, move || {
                 let services = services.clone();
                 async move { services.sweep.execute().await }
             });
-        let services = self.services;
+        let services = self.services.clone();
         let pruner =
-            background::spawn_periodic("security pruner", self.prune_interval, move || {
+            background::spawn_periodic("security pruner", self.prune_interval, stop, move || {
                 let services = services.clone();
                 async move { services.prune.execute().await }
             });
-        let result = self.server.await;
-        sweeper.abort();
-        pruner.abort();
-        result
+        let (services, metrics) = (self.services.clone(), self.metrics.clone());
+        let auditor =
+            background::spawn_periodic("ledger audit", self.audit_interval, stop, move || {
+                let (services, metrics) = (services.clone(), metrics.clone());
+                async move { audit_ledger(&services, &metrics).await }
+            });
+        vec![sweeper, pruner, auditor]
     }
+}
+
+/// One ledger audit for the metrics; a drifted ledger is also logged, since nobody may be
+/// watching the gauge.
+async fn audit_ledger(services: &Services, metrics: &Metrics) -> Result<(), application::AppError> {
+    let report = services.audit_ledger.execute().await?;
+    let drift = i64::try_from(report.drift).unwrap_or(i64::MAX);
+    metrics.record_audit(
+        drift,
+        report.pending_charges,
+        chrono::Utc::now().timestamp(),
+    );
+    if !report.is_consistent() {
+        tracing::error!(
+            drift,
+            violations = report.violations.len(),
+            "the ledger is inconsistent; run chat-api check-ledger for the accounts"
+        );
+    }
+    Ok(())
 }

@@ -37,7 +37,9 @@ pub use models::{Models, ServedModel};
 pub use prune::PruneSecurityRecords;
 pub use refresh::{RefreshAccess, RefreshedTokens};
 pub use register::Register;
-pub use send_chat::{ChargePolicy, SendChat, SendChatCommand};
+pub use send_chat::{
+    ChargePolicy, ChatEvent, ClientGone, Conversation, EventSink, SendChat, SendChatCommand,
+};
 pub use services::{Config, Ports, Services};
 pub use sweep::SweepExpiredCharges;
 pub use throttle::{

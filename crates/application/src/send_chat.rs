@@ -1,19 +1,31 @@
-//! `/chatView/`: one paid chat turn, following the charge protocol in `ports::chats`.
+//! `/chatView/`: one paid chat turn, following the charge protocol in `ports::chats`, answered
+//! whole ([`SendChat::execute`]) or streamed piece by piece ([`SendChat::stream`]).
+//!
+//! Both start the same way ([`SendChat::begin`]): validate, build the prompt (system prompt, the
+//! user's last exchanges, the new message), reserve the most the answer may cost under the pricing
+//! policy, and only then ask the model. Both end the same way: the answer's actual price settled
+//! and the rest refunded in one transaction, or, when the model fails, everything refunded.
+
+mod prompt;
+mod stream;
+mod waiters;
 
 use std::{sync::Arc, time::Duration};
 
 use crate::{AppError, digest::sha256_hex};
 use chrono::{DateTime, Utc};
-use domain::{ChatMessage, Pricing, User};
+use domain::{ChatMessage, ChatStatus, Pricing, TokenCounts, Tokens, User};
 use ports::{
-    ChatRecord, ChatRepository, ChatReservation, Clock, CompletionRequest, IdempotencyKey,
-    IdempotencyKeyState, PromptMessage, Reservation, Responder, ResponderError, Role, Settlement,
-    TokenError,
+    ChargeId, ChatMetrics, ChatRecord, ChatRepository, ChatReservation, Clock, CompletionRequest,
+    FinishedChat, IdempotencyKey, IdempotencyKeyState, NoMetrics, RefundCause, Reservation,
+    Responder, ResponderError, Settlement, TokenError,
 };
 
-mod waiters;
-
-pub use waiters::MAX_WAITERS_PER_KEY;
+pub use self::{
+    prompt::Conversation,
+    stream::{ChatEvent, ClientGone, EventSink},
+    waiters::MAX_WAITERS_PER_KEY,
+};
 use waiters::{WaitSlot, Waiters};
 
 /// Longest accepted `Idempotency-Key` header, in bytes.
@@ -42,22 +54,27 @@ const MAX_KEY_POLL: Duration = Duration::from_millis(500);
 /// Money-related settings of the chat protocol.
 #[derive(Debug, Clone, Copy)]
 pub struct ChargePolicy {
-    /// Price and grant.
+    /// The grant and how chats are priced.
     pub pricing: Pricing,
-    /// Longest answer the responder may write, in model tokens.
+    /// Longest answer the responder may write, in model tokens (the per-token reservation
+    /// assumes a full one).
     pub max_answer_tokens: u32,
-    /// Longest one answer may take, streamed or whole (`responder.max_duration_secs`, enforced
-    /// by the responder wrapper in the adapters); a pending charge lives this long plus the grace.
+    /// Longest wait for the first byte of an answer, and in a stream for each next piece
+    /// (enforced by the responder wrapper in the adapters).
     pub responder_timeout: Duration,
-    /// Extra time after the responder timeout before the sweeper may refund a pending charge;
-    /// covers the settle transaction of a slow but live request.
+    /// Longest a whole answer may take (enforced by the responder wrapper in the adapters).
+    pub max_answer_duration: Duration,
+    /// Extra time after the longest an answer may take before the sweeper may refund a pending
+    /// charge; covers the settle transaction of a slow but live request.
     pub settle_grace: Duration,
 }
 
 impl ChargePolicy {
+    /// How long a charge stays pending before the sweeper may refund it: longer than any live
+    /// answer can take, whole or streamed.
     fn pending_lifetime(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.responder_timeout + self.settle_grace)
-            .unwrap_or(chrono::Duration::MAX)
+        let longest = self.responder_timeout.max(self.max_answer_duration);
+        chrono::Duration::from_std(longest + self.settle_grace).unwrap_or(chrono::Duration::MAX)
     }
 }
 
@@ -72,12 +89,30 @@ pub struct SendChatCommand {
     pub idempotency_key: Option<String>,
 }
 
+/// A chat whose charge is reserved, ready to ask the model.
+struct Reserved {
+    message: ChatMessage,
+    request: CompletionRequest,
+    charge: ChargeId,
+    amount: Tokens,
+}
+
+/// How [`SendChat::begin`] ended.
+enum Begun {
+    /// The idempotency key already produced this stored exchange; nothing was charged.
+    Replay(ChatRecord),
+    /// The charge is reserved; the model may be asked.
+    Reserved(Reserved),
+}
+
 /// Charges for and records one chat exchange.
 pub struct SendChat {
     chats: Arc<dyn ChatRepository>,
     responder: Arc<dyn Responder>,
     clock: Arc<dyn Clock>,
     policy: ChargePolicy,
+    conversation: Conversation,
+    metrics: Arc<dyn ChatMetrics>,
     waiters: Arc<Waiters>,
 }
 
@@ -88,31 +123,82 @@ impl SendChat {
         responder: Arc<dyn Responder>,
         clock: Arc<dyn Clock>,
         policy: ChargePolicy,
+        conversation: Conversation,
     ) -> Self {
         Self {
             chats,
             responder,
             clock,
             policy,
+            conversation,
+            metrics: Arc::new(NoMetrics),
             waiters: Arc::default(),
         }
     }
 
-    /// Reserves the price, asks the responder, then settles or refunds. A retry with the same
+    /// Reports settled chats, refusals for want of tokens and refunds to `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<dyn ChatMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Reserves the most the answer may cost, asks the responder for the whole answer, then
+    /// settles its actual price (refunding the rest) or refunds everything. A retry with the same
     /// idempotency key replays the stored exchange instead of charging again; a concurrent
     /// duplicate waits for the first request and replays its answer, unless
     /// [`MAX_WAITERS_PER_KEY`] requests already wait on that key in this process: then it is
     /// refused at once (`IdempotencyKeyInProgress`).
     pub async fn execute(&self, command: SendChatCommand) -> Result<ChatRecord, AppError> {
+        let reserved = match self.begin(command).await? {
+            Begun::Replay(record) => return Ok(record),
+            Begun::Reserved(reserved) => reserved,
+        };
+        match self.responder.complete(reserved.request.clone()).await {
+            Ok(completion) => {
+                let text = domain::chat::without_nul(completion.text);
+                let tokens = prompt::counts(&reserved.request, &text, completion.usage);
+                let settled = self
+                    .settle(
+                        &reserved,
+                        text,
+                        ChatStatus::Completed,
+                        completion.model,
+                        tokens,
+                    )
+                    .await?;
+                match settled {
+                    Settlement::Settled(settled) => Ok(settled.record),
+                    Settlement::ChargeExpired => Err(AppError::ResponderTimeout),
+                }
+            }
+            Err(error) => Err(self.refund(reserved.charge, error).await),
+        }
+    }
+
+    /// Validates the command, builds the prompt and reserves its maximum price (waiting for a
+    /// concurrent request holding the same idempotency key, then replaying its answer).
+    async fn begin(&self, command: SendChatCommand) -> Result<Begun, AppError> {
         let message = ChatMessage::parse(&command.message)
             .map_err(|e| AppError::invalid_field("message", e.message))?;
         let idempotency_key = command.idempotency_key.map(validate_key).transpose()?;
+        let context = match self.conversation.context_messages {
+            0 => Vec::new(),
+            k => self.chats.recent_exchanges(command.user.id, k).await?,
+        };
+        let request = self
+            .conversation
+            .request(&context, &message, self.policy.max_answer_tokens);
+        let amount = self
+            .policy
+            .pricing
+            .policy()
+            .reserve_amount(prompt::upper_bound(&request), request.max_tokens);
         let mut waiting: Option<WaitSlot> = None;
         let charge = loop {
             let now = self.clock.now();
             let reservation = ChatReservation {
                 user_id: command.user.id,
-                price: self.policy.pricing.price_per_message(),
+                amount,
                 now,
                 deadline: now + self.policy.pending_lifetime(),
                 idempotency: idempotency_key.as_ref().map(|key| IdempotencyKey {
@@ -123,10 +209,11 @@ impl SendChat {
             };
             match self.chats.reserve(reservation).await? {
                 Reservation::Reserved(charge) => break charge,
-                Reservation::Replay(record) => return Ok(record),
+                Reservation::Replay(record) => return Ok(Begun::Replay(record)),
                 Reservation::InsufficientTokens { available } => {
+                    self.metrics.insufficient_tokens();
                     return Err(AppError::InsufficientTokens {
-                        needed: self.policy.pricing.price_per_message(),
+                        needed: amount,
                         available,
                     });
                 }
@@ -157,35 +244,60 @@ impl SendChat {
             // A crash exactly between charge and response, for the crash test.
             std::process::abort()
         });
-        let request = CompletionRequest {
-            messages: vec![PromptMessage::new(Role::User, message.as_str())],
-            max_tokens: self.policy.max_answer_tokens,
-            temperature: None,
+        Ok(Begun::Reserved(Reserved {
+            message,
+            request,
+            charge,
+            amount,
+        }))
+    }
+
+    /// Stores the exchange with its actual price under the pricing policy; the storage refunds
+    /// the rest of the reservation in the same transaction.
+    async fn settle(
+        &self,
+        reserved: &Reserved,
+        response: String,
+        status: ChatStatus,
+        model: String,
+        tokens: TokenCounts,
+    ) -> Result<Settlement, AppError> {
+        let charged = self
+            .policy
+            .pricing
+            .policy()
+            .actual_charge(status, tokens, reserved.amount);
+        let chat = FinishedChat {
+            message: reserved.message.clone(),
+            response,
+            status,
+            charged,
+            model,
+            tokens,
+            at: self.clock.now(),
         };
-        match self.responder.complete(request).await {
-            Ok(completion) => match self
-                .chats
-                .settle(charge, &message, &completion.text, self.clock.now())
-                .await?
-            {
-                Settlement::Settled(record) => Ok(record),
-                Settlement::ChargeExpired => Err(AppError::ResponderTimeout),
-            },
-            Err(error) => {
-                let reason = error.to_string();
-                if let Err(refund_error) =
-                    self.chats.refund(charge, &reason, self.clock.now()).await
-                {
-                    // The charge stays pending; the sweeper refunds it after its deadline.
-                    tracing::warn!(%refund_error, "refund deferred to the sweeper");
-                }
-                Err(match error {
-                    ResponderError::Failed(_) => AppError::ResponderFailed,
-                    ResponderError::Timeout => AppError::ResponderTimeout,
-                    ResponderError::Busy { retry_after_secs } => {
-                        AppError::ResponderBusy { retry_after_secs }
-                    }
-                })
+        let settlement = self.chats.settle(reserved.charge, chat).await?;
+        if let Settlement::Settled(settled) = &settlement {
+            self.metrics.chat_answered(settled.record.tokens_charged);
+        }
+        Ok(settlement)
+    }
+
+    /// Gives the whole reservation back after the model failed, and says why to the client.
+    async fn refund(&self, charge: ChargeId, error: ResponderError) -> AppError {
+        let reason = error.to_string();
+        match self.chats.refund(charge, &reason, self.clock.now()).await {
+            Ok(true) => self.metrics.refunded(RefundCause::of(&error), 1),
+            // The sweeper got there first (and counted it).
+            Ok(false) => {}
+            // The charge stays pending; the sweeper refunds it after its deadline.
+            Err(refund_error) => tracing::warn!(%refund_error, "refund deferred to the sweeper"),
+        }
+        match error {
+            ResponderError::Failed(_) => AppError::ResponderFailed,
+            ResponderError::Timeout => AppError::ResponderTimeout,
+            ResponderError::Busy { retry_after_secs } => {
+                AppError::ResponderBusy { retry_after_secs }
             }
         }
     }

@@ -4,12 +4,12 @@
 
 use std::{sync::Arc, time::Duration};
 
-use ports::{Clock, PasswordHasher, Responder, SecretGenerator, Storage, TokenIssuer};
+use ports::{ChatMetrics, Clock, PasswordHasher, Responder, SecretGenerator, Storage, TokenIssuer};
 
 use crate::{
-    ApiKeys, AuditLedger, Authenticate, ChargePolicy, History, Login, LoginLimits, LoginThrottle,
-    Logout, Models, PruneSecurityRecords, RateLimit, RefreshAccess, Register, SendChat,
-    SignupThrottle, SweepExpiredCharges,
+    ApiKeys, AuditLedger, Authenticate, ChargePolicy, Conversation, History, Login, LoginLimits,
+    LoginThrottle, Logout, Models, PruneSecurityRecords, RateLimit, RefreshAccess, Register,
+    SendChat, SignupThrottle, SweepExpiredCharges,
     admin::{AdminAuth, AdminChats, AdminServices, AdminUsers, Dashboard},
 };
 
@@ -28,13 +28,17 @@ pub struct Ports {
     pub responder: Arc<dyn Responder>,
     /// Random secrets (admin session ids, CSRF tokens).
     pub secrets: Arc<dyn SecretGenerator>,
+    /// Where chat outcomes are counted ([`ports::NoMetrics`] for none).
+    pub metrics: Arc<dyn ChatMetrics>,
 }
 
 /// The plain values the use cases are configured with.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Config {
-    /// Prices, the responder timeout and the grace before the sweeper refunds a pending charge.
+    /// Prices, the responder's limits and the grace before the sweeper refunds a pending charge.
     pub charge: ChargePolicy,
+    /// The system prompt and how much of the conversation the model is sent.
+    pub conversation: Conversation,
     /// Whether a refresh also rotates the refresh token.
     pub rotate_refresh_tokens: bool,
     /// Failed-login limits, shared by the API's and the admin panel's login.
@@ -88,6 +92,7 @@ impl Services {
             clock,
             responder,
             secrets,
+            metrics,
         } = ports;
         let login_throttle = Arc::new(LoginThrottle::new(
             storage.clone(),
@@ -131,13 +136,17 @@ impl Services {
             api_keys: ApiKeys::new(storage.clone(), secrets.clone(), clock.clone()),
             history: History::new(storage.clone(), clock.clone()),
             models: Models::new(responder.clone(), &*clock),
-            send_chat: Arc::new(SendChat::new(
-                storage.clone(),
-                responder,
-                clock.clone(),
-                config.charge,
-            )),
-            sweep: SweepExpiredCharges::new(storage.clone(), clock.clone()),
+            send_chat: Arc::new(
+                SendChat::new(
+                    storage.clone(),
+                    responder,
+                    clock.clone(),
+                    config.charge,
+                    config.conversation,
+                )
+                .with_metrics(metrics.clone()),
+            ),
+            sweep: SweepExpiredCharges::new(storage.clone(), clock.clone()).with_metrics(metrics),
             prune: PruneSecurityRecords::new(
                 storage.clone(),
                 storage.clone(),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ports::{ChatRepository, Clock};
+use ports::{ChatMetrics, ChatRepository, Clock, NoMetrics, RefundCause};
 
 use crate::AppError;
 
@@ -12,18 +12,30 @@ use crate::AppError;
 pub struct SweepExpiredCharges {
     chats: Arc<dyn ChatRepository>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<dyn ChatMetrics>,
 }
 
 impl SweepExpiredCharges {
     /// Wires the use case.
     pub fn new(chats: Arc<dyn ChatRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { chats, clock }
+        Self {
+            chats,
+            clock,
+            metrics: Arc::new(NoMetrics),
+        }
+    }
+
+    /// Reports the refunds to `metrics` (cause [`RefundCause::Expired`]).
+    pub fn with_metrics(mut self, metrics: Arc<dyn ChatMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// One sweep; returns how many charges were refunded.
     pub async fn execute(&self) -> Result<u64, AppError> {
         let refunded = self.chats.refund_expired(self.clock.now()).await?;
         if refunded > 0 {
+            self.metrics.refunded(RefundCause::Expired, refunded);
             tracing::warn!(
                 refunded,
                 "refunded charges left pending past their deadline"
@@ -36,7 +48,7 @@ impl SweepExpiredCharges {
 #[cfg(test)]
 mod tests {
     use futures_executor::block_on;
-    use ports::MockChatRepository;
+    use ports::{MockChatMetrics, MockChatRepository};
 
     use super::*;
     use crate::test_support::{fixed_clock, noon};
@@ -49,7 +61,14 @@ mod tests {
             .withf(|now| *now == noon())
             .times(1)
             .returning(|_| Ok(3));
-        let sweep = SweepExpiredCharges::new(Arc::new(chats), fixed_clock());
+        let mut metrics = MockChatMetrics::new();
+        metrics
+            .expect_refunded()
+            .withf(|cause, count| *cause == RefundCause::Expired && *count == 3)
+            .times(1)
+            .return_const(());
+        let sweep = SweepExpiredCharges::new(Arc::new(chats), fixed_clock())
+            .with_metrics(Arc::new(metrics));
         assert_eq!(block_on(sweep.execute()), Ok(3));
     }
 }

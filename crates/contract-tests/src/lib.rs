@@ -55,6 +55,12 @@ macro_rules! storage_tests {
                 a_key_older_than_its_lifetime_is_forgotten,
                 concurrent_duplicates_claim_a_key_once,
                 an_idempotency_key_reports_its_state,
+                settling_charges_the_actual_price_and_refunds_the_rest,
+                a_charge_above_the_reservation_is_capped,
+                an_interrupted_chat_is_stored_refunded_and_releases_its_key,
+                every_settled_chat_matches_its_ledger_entries,
+                recent_exchanges_are_the_last_completed_ones_oldest_first,
+                pending_charges_count_what_is_neither_settled_nor_refunded,
             }
             security {
                 logout_revokes_the_token_and_its_family,

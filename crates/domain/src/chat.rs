@@ -1,6 +1,6 @@
-//! Chat messages as the responder receives them.
+//! Chat messages as the responder receives them, and how a stored exchange ended.
 
-use std::fmt;
+use std::{fmt, str::FromStr};
 
 use crate::validation::ValidationError;
 
@@ -44,9 +44,86 @@ impl fmt::Display for ChatMessage {
     }
 }
 
+/// Model text as every backend can store it: PostgreSQL text cannot hold NUL characters, so they
+/// are removed (from each streamed piece too, so what a client is sent equals what is stored).
+pub fn without_nul(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "")
+    } else {
+        text
+    }
+}
+
+/// How a stored exchange ended. Stored as its `as_str` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChatStatus {
+    /// The model finished its answer.
+    Completed,
+    /// The client went away while the answer was streaming; the response holds what was
+    /// written until then.
+    Interrupted,
+}
+
+impl ChatStatus {
+    /// Every status, for exhaustive tests.
+    pub const ALL: [ChatStatus; 2] = [Self::Completed, Self::Interrupted];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl fmt::Display for ChatStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored status this version does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown chat status {0:?}")]
+pub struct UnknownChatStatus(pub String);
+
+impl FromStr for ChatStatus {
+    type Err = UnknownChatStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownChatStatus(s.to_owned()))
+    }
+}
+
+impl TryFrom<String> for ChatStatus {
+    type Error = UnknownChatStatus;
+
+    fn try_from(stored: String) -> Result<Self, Self::Error> {
+        stored.parse()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_characters_are_removed_from_model_text() {
+        assert_eq!(without_nul("a\0b\0".into()), "ab");
+        assert_eq!(without_nul("plain".into()), "plain");
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for status in ChatStatus::ALL {
+            assert_eq!(status.as_str().parse::<ChatStatus>(), Ok(status));
+        }
+        assert!("failed".parse::<ChatStatus>().is_err());
+    }
 
     #[test]
     fn trims_and_keeps_inner_text_verbatim() {

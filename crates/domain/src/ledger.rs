@@ -127,7 +127,7 @@ impl Account {
     }
 }
 
-/// A broken ledger invariant for one user, as reported by `check-ledger`.
+/// A broken ledger invariant of one user's account or chats, as reported by `check-ledger`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LedgerViolation {
     /// Invariant 1: the balance is below zero.
@@ -138,6 +138,15 @@ pub enum LedgerViolation {
         balance: Tokens,
         /// What the entries add up to.
         entries_sum: Tokens,
+    },
+    /// Invariant 4: a chat's recorded charge differs from what its ledger entries took.
+    ChatChargeMismatch {
+        /// The chat.
+        chat_id: i64,
+        /// The chat's `tokens_charged`.
+        tokens_charged: Tokens,
+        /// What the entries referencing the chat's charge took, net of refunds.
+        ledger_net: Tokens,
     },
 }
 
@@ -151,6 +160,15 @@ impl fmt::Display for LedgerViolation {
             } => {
                 write!(f, "balance {balance} differs from ledger sum {entries_sum}")
             }
+            Self::ChatChargeMismatch {
+                chat_id,
+                tokens_charged,
+                ledger_net,
+            } => write!(
+                f,
+                "chat {chat_id} records {tokens_charged} tokens charged but its ledger entries \
+                 took {ledger_net}"
+            ),
         }
     }
 }
@@ -168,6 +186,24 @@ pub fn audit(balance: Tokens, entries_sum: Tokens) -> Vec<LedgerViolation> {
         });
     }
     violations
+}
+
+/// Checks invariant 4 for one chat: its `tokens_charged` equals the net its ledger entries took
+/// (debits minus refunds of its charge).
+pub fn audit_chat(
+    chat_id: i64,
+    tokens_charged: Tokens,
+    ledger_net: Tokens,
+) -> Vec<LedgerViolation> {
+    if tokens_charged == ledger_net {
+        Vec::new()
+    } else {
+        vec![LedgerViolation::ChatChargeMismatch {
+            chat_id,
+            tokens_charged,
+            ledger_net,
+        }]
+    }
 }
 
 #[cfg(test)]
@@ -216,6 +252,25 @@ mod tests {
                     entries_sum: Tokens::ZERO
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn a_chat_is_consistent_when_its_entries_took_what_it_records() {
+        assert!(audit_chat(7, Tokens::new(100), Tokens::new(100)).is_empty());
+        assert!(audit_chat(7, Tokens::ZERO, Tokens::ZERO).is_empty());
+        let found = audit_chat(7, Tokens::new(100), Tokens::ZERO);
+        assert_eq!(
+            found,
+            vec![LedgerViolation::ChatChargeMismatch {
+                chat_id: 7,
+                tokens_charged: Tokens::new(100),
+                ledger_net: Tokens::ZERO
+            }]
+        );
+        assert_eq!(
+            found[0].to_string(),
+            "chat 7 records 100 tokens charged but its ledger entries took 0"
         );
     }
 

@@ -12,10 +12,10 @@ pub mod username;
 pub mod validation;
 
 pub use api_key::ApiKeyName;
-pub use chat::ChatMessage;
+pub use chat::{ChatMessage, ChatStatus};
 pub use ledger::{LedgerEntryKind, LedgerError};
 pub use password::PlainPassword;
-pub use pricing::{Pricing, PricingError};
+pub use pricing::{Pricing, PricingError, PricingPolicy, TokenCounts};
 pub use tokens::Tokens;
 pub use user::{AccountRole, User, UserId};
 pub use username::{Username, UsernameKey};

@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{LedgerEntryKind, Tokens, User, UserId};
+use domain::{LedgerEntryKind, TokenCounts, Tokens, User, UserId};
 
 use crate::{chats::ChatRecord, error::StorageError, hasher::PasswordHash};
 
@@ -65,6 +65,9 @@ pub struct LedgerLine {
     pub reason: String,
     /// For `admin_adjustment`: the acting admin's id and username (if the admin still exists).
     pub actor: Option<(UserId, Option<String>)>,
+    /// For a settled chat's `chat_debit`: the model that answered and the token counts the
+    /// charge was computed from.
+    pub usage: Option<(String, TokenCounts)>,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,
 }

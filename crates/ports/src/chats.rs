@@ -1,10 +1,14 @@
-//! Chats and the charge protocol that makes a chat charged if and only if it is stored:
+//! Chats and the charge protocol that makes a chat's net charge in the ledger always equal the
+//! `tokens_charged` of its stored record:
 //!
-//! 1. [`ChatRepository::reserve`] takes the price (conditional debit + `chat_debit` ledger entry) and
-//!    records a *pending charge* with a deadline, in one transaction.
+//! 1. [`ChatRepository::reserve`] takes the most the chat may cost (conditional debit +
+//!    `chat_debit` ledger entry) and records a *pending charge* with a deadline, in one
+//!    transaction.
 //! 2. The responder is asked, outside any transaction.
-//! 3. Either [`ChatRepository::settle`] stores the chat and closes the charge, or
-//!    [`ChatRepository::refund`] gives the price back (`refund` entry), again in one transaction.
+//! 3. Either [`ChatRepository::settle`] stores the exchange (completed, or interrupted by the
+//!    client), closes the charge and refunds the unreserved rest, or [`ChatRepository::refund`]
+//!    gives the whole reservation back (`refund` entry) and stores nothing, again in one
+//!    transaction.
 //! 4. Charges a crash left pending are refunded by [`ChatRepository::refund_expired`] once their
 //!    deadline has passed.
 //!
@@ -13,7 +17,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{ChatMessage, Tokens, UserId};
+use domain::{ChatMessage, ChatStatus, TokenCounts, Tokens, UserId};
 use uuid::Uuid;
 
 use crate::error::StorageError;
@@ -38,8 +42,9 @@ pub struct IdempotencyKey {
 pub struct ChatReservation {
     /// Who pays.
     pub user_id: UserId,
-    /// How much.
-    pub price: Tokens,
+    /// The most the chat may cost (the flat price, or the per-token price of the estimated prompt
+    /// and a full answer); settlement refunds what it did not cost.
+    pub amount: Tokens,
     /// Now.
     pub now: DateTime<Utc>,
     /// After this, the sweeper may refund the charge if the request has not settled it.
@@ -89,17 +94,50 @@ pub struct ChatRecord {
     pub user_id: UserId,
     /// What they said.
     pub message: String,
-    /// What the responder answered.
+    /// What the responder answered (up to the interruption, for an interrupted exchange).
     pub response: String,
     /// When the exchange was recorded.
     pub timestamp: DateTime<Utc>,
+    /// Whether the answer was completed or interrupted by the client.
+    pub status: ChatStatus,
+    /// What the exchange cost: the net of its charge's ledger entries.
+    pub tokens_charged: Tokens,
+}
+
+/// What step 3 stores for an answer the model produced, whole or up to an interruption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedChat {
+    /// What the user said.
+    pub message: ChatMessage,
+    /// What the model answered.
+    pub response: String,
+    /// Whether the answer was completed or interrupted by the client.
+    pub status: ChatStatus,
+    /// What the exchange costs. The rest of the reservation is refunded; more than was reserved
+    /// is never taken.
+    pub charged: Tokens,
+    /// The model that answered, as the upstream named it.
+    pub model: String,
+    /// The token counts the charge was computed from.
+    pub tokens: TokenCounts,
+    /// When the exchange ended.
+    pub at: DateTime<Utc>,
+}
+
+/// A stored exchange and the balance its settlement left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettledChat {
+    /// The stored exchange.
+    pub record: ChatRecord,
+    /// The user's balance right after the settlement.
+    pub balance: Tokens,
 }
 
 /// Result of [`ChatRepository::settle`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settlement {
     /// The chat is stored and the charge closed.
-    Settled(ChatRecord),
+    Settled(SettledChat),
     /// The charge was no longer pending (the sweeper refunded it after its deadline); nothing was
     /// stored and the user was not charged.
     ChargeExpired,
@@ -109,20 +147,23 @@ pub enum Settlement {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait ChatRepository: Send + Sync {
-    /// Step 1. In one transaction: claims the idempotency key if any, then debits the price only if
-    /// the balance covers it and records the pending charge and its `chat_debit` entry. MUST never
-    /// take a balance below zero, whatever the concurrency. MUST return `UserNotFound`, never
-    /// `InsufficientTokens`, when the user does not exist.
+    /// Step 1. In one transaction: claims the idempotency key if any, then debits the amount only
+    /// if the balance covers it and records the pending charge and its `chat_debit` entry. MUST
+    /// never take a balance below zero, whatever the concurrency. MUST return `UserNotFound`,
+    /// never `InsufficientTokens`, when the user does not exist.
     async fn reserve(&self, reservation: ChatReservation) -> Result<Reservation, StorageError>;
 
-    /// Step 3, success. If `charge` is still pending: stores the chat, closes the charge and
-    /// completes its idempotency key. Otherwise `ChargeExpired` and nothing is written.
+    /// Step 3, an answer. If `charge` is still pending, in one transaction: stores the exchange
+    /// with its status and `tokens_charged` = `min(chat.charged, reserved)`, closes the charge,
+    /// refunds `reserved − tokens_charged` with a `refund` entry when positive, and records the
+    /// model and token counts on the charge's `chat_debit` entry. A completed exchange completes
+    /// its idempotency key (retries replay it); an interrupted one releases the key (the client
+    /// never received an answer, so a retry runs afresh). Otherwise `ChargeExpired` and nothing
+    /// is written.
     async fn settle(
         &self,
         charge: ChargeId,
-        message: &ChatMessage,
-        response: &str,
-        at: DateTime<Utc>,
+        chat: FinishedChat,
     ) -> Result<Settlement, StorageError>;
 
     /// Step 3, failure. If `charge` is still pending: gives the price back with a `refund` entry
@@ -135,8 +176,17 @@ pub trait ChatRepository: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<bool, StorageError>;
 
-    /// How many chats `user_id` has stored.
-    async fn chat_count(&self, user_id: UserId) -> Result<i64, StorageError>;
+    /// How many completed chats `user_id` has stored (interrupted ones are not counted).
+    async fn completed_chat_count(&self, user_id: UserId) -> Result<i64, StorageError>;
+
+    /// The last `limit` completed exchanges of `user_id`, oldest first: the conversation's memory
+    /// sent to the model before a new message. Interrupted exchanges are left out: their answer
+    /// was cut short, and the client never saw all of it.
+    async fn recent_exchanges(
+        &self,
+        user_id: UserId,
+        limit: u32,
+    ) -> Result<Vec<ChatRecord>, StorageError>;
 
     /// Step 4. Refunds every charge still pending whose deadline is before `now`; returns how many.
     async fn refund_expired(&self, now: DateTime<Utc>) -> Result<u64, StorageError>;

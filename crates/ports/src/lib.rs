@@ -13,6 +13,7 @@ pub mod error;
 pub mod hasher;
 pub mod history;
 pub mod ledger;
+pub mod metrics;
 pub mod responder;
 pub mod revocations;
 pub mod server_settings;
@@ -28,14 +29,15 @@ pub use admin::{
 };
 pub use api_keys::{ApiKey, ApiKeyId, ApiKeyRepository, CreatedApiKey, KeyOwner, NewApiKey};
 pub use chats::{
-    ChargeId, ChatRecord, ChatRepository, ChatReservation, IdempotencyKey, IdempotencyKeyState,
-    Reservation, Settlement,
+    ChargeId, ChatRecord, ChatRepository, ChatReservation, FinishedChat, IdempotencyKey,
+    IdempotencyKeyState, Reservation, SettledChat, Settlement,
 };
 pub use clock::Clock;
 pub use error::StorageError;
 pub use hasher::{HasherError, PasswordHash, PasswordHasher};
 pub use history::{HistoryRepository, StatementEntry, StatementPage, StatementQuery};
-pub use ledger::{LedgerRepository, LedgerTotals};
+pub use ledger::{ChatLedgerTotals, LedgerRepository, LedgerTotals};
+pub use metrics::{ChatMetrics, NoMetrics, RefundCause};
 pub use responder::{
     Completion, CompletionRequest, CompletionStream, PromptMessage, Responder, ResponderError,
     Role, StreamPiece, Usage,
@@ -53,12 +55,9 @@ pub use users::{CreatedUser, NewUser, UserCredentials, UserRepository};
 pub use admin::{MockAdminRepository, MockAdminSessionRepository, MockSecretGenerator};
 #[cfg(feature = "mocks")]
 pub use {
-    api_keys::MockApiKeyRepository, history::MockHistoryRepository, ledger::MockLedgerRepository,
-    revocations::MockRevocationRepository, server_settings::MockServerSettingsRepository,
-    throttle::MockThrottleRepository,
-};
-#[cfg(feature = "mocks")]
-pub use {
-    chats::MockChatRepository, clock::MockClock, hasher::MockPasswordHasher,
-    responder::MockResponder, tokens::MockTokenIssuer, users::MockUserRepository,
+    api_keys::MockApiKeyRepository, chats::MockChatRepository, clock::MockClock,
+    hasher::MockPasswordHasher, history::MockHistoryRepository, ledger::MockLedgerRepository,
+    metrics::MockChatMetrics, responder::MockResponder, revocations::MockRevocationRepository,
+    server_settings::MockServerSettingsRepository, throttle::MockThrottleRepository,
+    tokens::MockTokenIssuer, users::MockUserRepository,
 };

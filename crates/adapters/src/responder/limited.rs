@@ -107,14 +107,14 @@ mod tests {
         async fn complete(&self, request: CompletionRequest) -> Result<Completion, ResponderError> {
             self.entered.notify_one();
             self.release.notified().await;
-            DummyResponder.complete(request).await
+            DummyResponder::new().complete(request).await
         }
 
         async fn stream(
             &self,
             request: CompletionRequest,
         ) -> Result<CompletionStream, ResponderError> {
-            DummyResponder.stream(request).await
+            DummyResponder::new().stream(request).await
         }
     }
 
@@ -144,7 +144,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stream_holds_its_slot_until_dropped() {
-        let limited = LimitedResponder::new(Arc::new(DummyResponder), 2, SLOT_WAIT);
+        let limited = LimitedResponder::new(Arc::new(DummyResponder::new()), 2, SLOT_WAIT);
         let mut stream = limited.stream(request()).await.unwrap();
         assert!(matches!(
             stream.next().await,

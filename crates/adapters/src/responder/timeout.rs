@@ -164,7 +164,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_prompt_answer_passes_through() {
-        let responder = TimeoutResponder::new(Arc::new(DummyResponder), SECS_30, SECS_300);
+        let responder = TimeoutResponder::new(Arc::new(DummyResponder::new()), SECS_30, SECS_300);
         assert!(
             responder
                 .complete(request())

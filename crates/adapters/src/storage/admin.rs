@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{LedgerEntryKind, Tokens, UserId};
+use domain::{LedgerEntryKind, TokenCounts, Tokens, UserId};
 use ports::{
     Adjusted, AdminRepository, AdminSession, AdminSessionRepository, ChatFilter, ChatLine,
     DashboardTotals, LedgerLine, NewAdminSession, Page, PasswordHash, StorageError,
@@ -81,6 +81,14 @@ impl AdminRepository for DieselStorage {
                     kind,
                     reason: row.reason,
                     actor,
+                    usage: row.model.map(|model| {
+                        let count = |n: Option<i64>| n.map_or(0, |n| n.max(0).unsigned_abs());
+                        let tokens = TokenCounts {
+                            prompt: count(row.prompt_tokens),
+                            completion: count(row.completion_tokens),
+                        };
+                        (model, tokens)
+                    }),
                     created_at: row.created_at.and_utc(),
                 })
             })

@@ -16,13 +16,19 @@ mod schema;
 mod security;
 pub mod url;
 
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
 use async_trait::async_trait;
 use chrono::{DateTime, Timelike, Utc};
-use domain::{ChatMessage, Tokens, User, UserId, UsernameKey};
+use domain::{Tokens, User, UserId, UsernameKey};
 use ports::{
-    ChargeId, ChatRepository, ChatReservation, CreatedUser, IdempotencyKeyState, LedgerRepository,
-    LedgerTotals, NewUser, PasswordHash, Reservation, ServerSettingsRepository, Settlement,
-    StorageError, UserCredentials, UserRepository,
+    ChargeId, ChatLedgerTotals, ChatRecord, ChatRepository, ChatReservation, CreatedUser,
+    FinishedChat, IdempotencyKeyState, LedgerRepository, LedgerTotals, NewUser, PasswordHash,
+    Reservation, ServerSettingsRepository, Settlement, StorageError, UserCredentials,
+    UserRepository,
 };
 use uuid::Uuid;
 
@@ -60,12 +66,63 @@ const SWEEP_BATCH: i64 = 500;
 #[derive(Clone, Debug)]
 pub struct DieselStorage {
     db: Database,
+    /// Repository calls under way (submitted to the blocking pool and not yet finished), shared
+    /// by every clone.
+    calls: Arc<AtomicUsize>,
+}
+
+/// How busy the connection pool is, for monitoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections the pool may open.
+    pub max: u32,
+    /// Connections checked out by a running query.
+    pub in_use: u32,
+    /// Open connections waiting in the pool.
+    pub idle: u32,
+    /// Repository calls under way that hold no connection yet: queued for a blocking thread or
+    /// waiting for a connection to come free.
+    pub waiting: u32,
+}
+
+/// Counts one repository call from submission until its blocking work ends (or is dropped
+/// unstarted).
+struct CallUnderWay(Arc<AtomicUsize>);
+
+impl CallUnderWay {
+    fn start(calls: &Arc<AtomicUsize>) -> Self {
+        calls.fetch_add(1, Ordering::Relaxed);
+        Self(calls.clone())
+    }
+}
+
+impl Drop for CallUnderWay {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl DieselStorage {
     /// Wraps an open (and migrated) database.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            calls: Arc::default(),
+        }
+    }
+
+    /// The pool's occupancy now. Read without locking the pool for long; the numbers are a
+    /// sample, not a snapshot (calls may start or end between reading them).
+    pub fn pool_usage(&self) -> PoolUsage {
+        let (max, open, idle) = self.db.pool_state();
+        let in_use = open.saturating_sub(idle);
+        let calls = u32::try_from(self.calls.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
+        PoolUsage {
+            max,
+            in_use,
+            idle,
+            waiting: calls.saturating_sub(in_use),
+        }
     }
 
     /// The underlying pool, for migrations and health checks.
@@ -81,9 +138,13 @@ impl DieselStorage {
     {
         let db = self.db.clone();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(|| work(&db)))
-            .await
-            .map_err(|e| StorageError::Internal(format!("storage task failed: {e}")))?
+        let call = CallUnderWay::start(&self.calls);
+        tokio::task::spawn_blocking(move || {
+            let _call = call;
+            span.in_scope(|| work(&db))
+        })
+        .await
+        .map_err(|e| StorageError::Internal(format!("storage task failed: {e}")))?
     }
 }
 
@@ -132,6 +193,26 @@ impl LedgerRepository for DieselStorage {
             })
             .collect())
     }
+
+    async fn chat_ledger_totals(&self) -> Result<Vec<ChatLedgerTotals>, StorageError> {
+        let rows = self
+            .blocking(|db| dispatch!(db, chat_ledger_totals()))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ChatLedgerTotals {
+                chat_id: row.chat_id,
+                user_id: UserId(row.user_id),
+                username: row.username,
+                tokens_charged: Tokens::new(row.tokens_charged),
+                ledger_net: Tokens::new(row.ledger_net),
+            })
+            .collect())
+    }
+
+    async fn pending_charges(&self) -> Result<i64, StorageError> {
+        self.blocking(|db| dispatch!(db, pending_charges())).await
+    }
 }
 
 #[async_trait]
@@ -149,9 +230,23 @@ impl ServerSettingsRepository for DieselStorage {
 
 #[async_trait]
 impl ChatRepository for DieselStorage {
-    async fn chat_count(&self, user_id: UserId) -> Result<i64, StorageError> {
-        self.blocking(move |db| dispatch!(db, chat_count(user_id)))
+    async fn completed_chat_count(&self, user_id: UserId) -> Result<i64, StorageError> {
+        self.blocking(move |db| dispatch!(db, completed_chat_count(user_id)))
             .await
+    }
+
+    async fn recent_exchanges(
+        &self,
+        user_id: UserId,
+        limit: u32,
+    ) -> Result<Vec<ChatRecord>, StorageError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .blocking(move |db| dispatch!(db, recent_exchanges(user_id, i64::from(limit))))
+            .await?;
+        Ok(rows.into_iter().map(ChatRecord::from).collect())
     }
 
     async fn reserve(&self, reservation: ChatReservation) -> Result<Reservation, StorageError> {
@@ -162,13 +257,10 @@ impl ChatRepository for DieselStorage {
     async fn settle(
         &self,
         charge: ChargeId,
-        message: &ChatMessage,
-        response: &str,
-        at: DateTime<Utc>,
+        chat: FinishedChat,
     ) -> Result<Settlement, StorageError> {
-        let (message, response) = (message.as_str().to_owned(), response.to_owned());
-        let at = truncate_to_micros(at);
-        self.blocking(move |db| dispatch!(db, settle(charge, &message, &response, at)))
+        let at = truncate_to_micros(chat.at);
+        self.blocking(move |db| dispatch!(db, settle(charge, &chat, at)))
             .await
     }
 

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use domain::{Tokens, User, UserId, Username};
+use domain::{ChatStatus, Tokens, User, UserId, Username};
 use ports::{ApiKey, ApiKeyId, ChatRecord, PasswordHash, UserCredentials};
 
 use super::schema::{
@@ -73,6 +73,10 @@ pub struct ChatRow {
     pub message: String,
     pub response: String,
     pub timestamp: NaiveDateTime,
+    /// Read through its stored name; an unknown name is a deserialization error.
+    #[diesel(deserialize_as = String)]
+    pub status: ChatStatus,
+    pub tokens_charged: i64,
 }
 
 impl From<ChatRow> for ChatRecord {
@@ -83,6 +87,8 @@ impl From<ChatRow> for ChatRecord {
             message: row.message,
             response: row.response,
             timestamp: row.timestamp.and_utc(),
+            status: row.status,
+            tokens_charged: Tokens::new(row.tokens_charged),
         }
     }
 }
@@ -95,6 +101,8 @@ pub struct NewChatRow<'a> {
     pub message: &'a str,
     pub response: &'a str,
     pub timestamp: NaiveDateTime,
+    pub status: &'a str,
+    pub tokens_charged: i64,
 }
 
 /// A new `ledger_entries` row.
@@ -145,6 +153,21 @@ pub mod charge_status {
     pub const REFUNDED: &str = "refunded";
 }
 
+/// One chat's `tokens_charged` next to what its charge's entries took (check-ledger).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ChatLedgerTotalsRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub chat_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub user_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub username: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub tokens_charged: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub ledger_net: i64,
+}
+
 /// One user's balance next to the sum of its ledger (check-ledger).
 #[derive(Debug, Clone, QueryableByName)]
 pub struct LedgerTotalsRow {
@@ -169,6 +192,9 @@ pub struct LedgerRow {
     pub reason: String,
     pub actor_id: Option<i64>,
     pub created_at: NaiveDateTime,
+    pub model: Option<String>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
 }
 
 /// An `admin_sessions` row.

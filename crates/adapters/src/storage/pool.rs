@@ -47,6 +47,27 @@ macro_rules! with_migrations {
     };
 }
 
+/// libpq's wait for a new connection (TCP, TLS and authentication) when the URL names none: libpq
+/// itself waits forever, so a database host that drops packets would hang startup, and every
+/// pool thread refilling the pool, until the network came back.
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u32 = 10;
+
+/// `conninfo` (a `postgres://` URL) with `connect_timeout` set to
+/// [`DEFAULT_CONNECT_TIMEOUT_SECS`] unless it already sets one.
+fn with_connect_timeout(conninfo: &str) -> String {
+    let query = conninfo.split_once('?').map(|(_, query)| query);
+    let has_timeout = query.is_some_and(|query| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some("connect_timeout"))
+    });
+    match (has_timeout, query) {
+        (true, _) => conninfo.to_owned(),
+        (false, Some(_)) => format!("{conninfo}&connect_timeout={DEFAULT_CONNECT_TIMEOUT_SECS}"),
+        (false, None) => format!("{conninfo}?connect_timeout={DEFAULT_CONNECT_TIMEOUT_SECS}"),
+    }
+}
+
 /// Tuning of the pool and of every connection it opens.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
@@ -193,6 +214,7 @@ impl Database {
                 Ok(Self::Sqlite(pool))
             }
             DatabaseUrl::Postgres(conninfo) => {
+                let conninfo = &with_connect_timeout(conninfo);
                 // Before libpq first initialises OpenSSL: OpenSSL must not free its state at
                 // process exit, when an r2d2 worker may still be in a TLS handshake (a segfault
                 // at exit otherwise). The first initialisation decides; libpq's later one keeps it.
@@ -260,6 +282,15 @@ impl Database {
                 Ok(applied)
             }
         }
+    }
+
+    /// The pool's size limit, open connections and idle connections.
+    pub fn pool_state(&self) -> (u32, u32, u32) {
+        let (max, state) = match self {
+            Self::Sqlite(pool) => (pool.max_size(), pool.state()),
+            Self::Postgres(pool) => (pool.max_size(), pool.state()),
+        };
+        (max, state.connections, state.idle_connections)
     }
 
     /// True when every embedded migration has been applied (readiness).
@@ -433,6 +464,20 @@ fn lock_id(key: &str) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connect_timeout_is_added_unless_the_url_has_one() {
+        assert_eq!(
+            with_connect_timeout("postgres://u@db/chat"),
+            "postgres://u@db/chat?connect_timeout=10"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://u@db/chat?sslmode=require"),
+            "postgres://u@db/chat?sslmode=require&connect_timeout=10"
+        );
+        let own = "postgres://u@db/chat?sslmode=require&connect_timeout=3";
+        assert_eq!(with_connect_timeout(own), own);
+    }
 
     #[test]
     fn libpq_messages_about_ssl_are_tls_errors_but_access_rules_are_not() {

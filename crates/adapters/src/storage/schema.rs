@@ -24,6 +24,8 @@ diesel::table! {
         message -> Text,
         response -> Text,
         timestamp -> Timestamp,
+        status -> Text,
+        tokens_charged -> BigInt,
     }
 }
 
@@ -37,6 +39,9 @@ diesel::table! {
         reference -> Nullable<Text>,
         actor_id -> Nullable<BigInt>,
         created_at -> Timestamp,
+        model -> Nullable<Text>,
+        prompt_tokens -> Nullable<BigInt>,
+        completion_tokens -> Nullable<BigInt>,
     }
 }
 

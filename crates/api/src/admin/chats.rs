@@ -102,6 +102,8 @@ pub async fn detail(
             username: line.username,
             message: line.chat.message,
             response: line.chat.response,
+            status: line.chat.status.as_str(),
+            tokens_charged: line.chat.tokens_charged.get(),
         },
     )
 }

@@ -93,6 +93,7 @@ impl FromRequest for Admin {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let session_id = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| AdminPageError::Internal("state missing".to_owned()))?;
@@ -100,7 +101,10 @@ impl FromRequest for Admin {
                 return Err(AdminPageError::LoginRequired);
             };
             match state.admin.auth.resolve(&session_id).await? {
-                Some(identity) => Ok(Self(identity)),
+                Some(identity) => {
+                    crate::ops::access::identify(&req, identity.user.id);
+                    Ok(Self(identity))
+                }
                 None => Err(AdminPageError::LoginRequired),
             }
         })

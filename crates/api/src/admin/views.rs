@@ -165,6 +165,8 @@ pub struct LedgerView {
     pub reason: String,
     /// The acting admin, for admin adjustments.
     pub actor: String,
+    /// For a chat's debit: the model and the token counts it was charged for.
+    pub usage: String,
 }
 
 impl From<LedgerLine> for LedgerView {
@@ -185,6 +187,15 @@ impl From<LedgerLine> for LedgerView {
                 Some((id, None)) => format!("#{} (deleted)", id.0),
                 None => String::new(),
             },
+            usage: line
+                .usage
+                .map(|(model, tokens)| {
+                    format!(
+                        "{model}: {} prompt + {} completion tokens",
+                        tokens.prompt, tokens.completion
+                    )
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -204,6 +215,10 @@ pub struct ChatRowView {
     pub message: String,
     /// Response excerpt.
     pub response: String,
+    /// `completed` or `interrupted`.
+    pub status: &'static str,
+    /// Tokens the exchange cost.
+    pub tokens_charged: i64,
 }
 
 impl From<ChatLine> for ChatRowView {
@@ -215,6 +230,8 @@ impl From<ChatLine> for ChatRowView {
             username: line.username,
             message: excerpt(&line.chat.message, 120),
             response: excerpt(&line.chat.response, 80),
+            status: line.chat.status.as_str(),
+            tokens_charged: line.chat.tokens_charged.get(),
         }
     }
 }
@@ -325,8 +342,12 @@ pub struct ChatPage {
     pub username: String,
     /// Full message.
     pub message: String,
-    /// Full response.
+    /// Full response (up to the interruption, for an interrupted exchange).
     pub response: String,
+    /// `completed` or `interrupted`.
+    pub status: &'static str,
+    /// Tokens the exchange cost.
+    pub tokens_charged: i64,
 }
 
 /// Any admin error.

@@ -15,7 +15,8 @@ use crate::{problem::ApiError, state::AppState};
 pub struct BearerToken(pub String);
 
 impl BearerToken {
-    fn from_header(req: &HttpRequest) -> Result<Self, ApiError> {
+    /// The token of `req`'s `Authorization` header.
+    pub(crate) fn from_header(req: &HttpRequest) -> Result<Self, ApiError> {
         let value = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -51,12 +52,15 @@ impl FromRequest for Authenticated {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = BearerToken::from_header(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
             let BearerToken(token) = token?;
             let state = state.ok_or_else(|| {
                 ApiError::App(application::AppError::Internal("state missing".into()))
             })?;
-            Ok(Self(state.authenticate.caller(&token).await?))
+            let caller = state.authenticate.caller(&token).await?;
+            crate::ops::access::identify(&req, caller.user.id);
+            Ok(Self(caller))
         })
     }
 }

@@ -51,6 +51,36 @@ impl FormOrJson {
         }
     }
 
+    /// The optional boolean field `name`: `None` when absent. Read as DRF's `BooleanField` reads
+    /// it, so JSON and form clients can say the same thing: JSON `true`/`false`, the numbers 1
+    /// and 0, and the strings `true`, `t`, `yes`, `y`, `on`, `1` and `false`, `f`, `no`, `n`,
+    /// `off`, `0` in any letter case. Anything else (null included) records an error.
+    pub fn boolean(&self, name: &str, errors: &mut FieldErrors) -> Option<bool> {
+        let value = self.0.get(name)?;
+        let parsed = match value {
+            Value::Bool(flag) => Some(*flag),
+            Value::Number(number) => match number.as_f64() {
+                Some(1.0) => Some(true),
+                Some(0.0) => Some(false),
+                _ => None,
+            },
+            Value::String(text) => match text.to_ascii_lowercase().as_str() {
+                "true" | "t" | "yes" | "y" | "on" | "1" => Some(true),
+                "false" | "f" | "no" | "n" | "off" | "0" => Some(false),
+                _ => None,
+            },
+            Value::Null => {
+                errors.add(name, "This field may not be null.");
+                return None;
+            }
+            Value::Array(_) | Value::Object(_) => None,
+        };
+        if parsed.is_none() {
+            errors.add(name, "Must be a valid boolean.");
+        }
+        parsed
+    }
+
     /// The named string fields, or a validation error naming every missing or mistyped one (all
     /// of them, as DRF reports, not just the first).
     pub fn required_strings<const N: usize>(
@@ -230,6 +260,39 @@ mod tests {
         assert_eq!(names, ["b", "f", "o", "s"]);
         let form = fields("application/x-www-form-urlencoded", "i=12&name=ci").unwrap();
         assert_eq!(form.optional_integer("i", &mut errors), Some(12));
+    }
+
+    #[test]
+    fn booleans_read_like_drf_from_json_and_forms() {
+        let json = fields(
+            "application/json",
+            r#"{"a": true, "b": 0, "c": "Yes", "d": "off", "e": "maybe", "f": null, "g": 2}"#,
+        )
+        .unwrap();
+        let mut errors = FieldErrors::new();
+        let read: Vec<_> = ["a", "b", "c", "d", "e", "f", "g", "missing"]
+            .into_iter()
+            .map(|name| json.boolean(name, &mut errors))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                Some(true),
+                Some(false),
+                Some(true),
+                Some(false),
+                None,
+                None,
+                None,
+                None
+            ]
+        );
+        let mut names: Vec<_> = errors.fields().keys().cloned().collect();
+        names.sort();
+        assert_eq!(names, ["e", "f", "g"], "absent is no error");
+        let form = fields("application/x-www-form-urlencoded", "stream=true&other=1").unwrap();
+        assert_eq!(form.boolean("stream", &mut errors), Some(true));
+        assert_eq!(form.boolean("other", &mut errors), Some(true));
     }
 
     #[test]

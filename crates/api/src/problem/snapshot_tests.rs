@@ -61,6 +61,7 @@ fn snapshot_name(error: &ApiError) -> &'static str {
         ApiError::NotFound => "not_found",
         ApiError::MethodNotAllowed => "method_not_allowed",
         ApiError::CrossSiteRequest => "cross_site_request",
+        ApiError::NotReady(_) => "not_ready",
     }
 }
 
@@ -110,7 +111,13 @@ fn examples() -> Vec<ApiError> {
         ApiError::NotFound,
         ApiError::MethodNotAllowed,
         ApiError::CrossSiteRequest,
+        ApiError::NotReady(crate::ops::health::NotReady::DatabaseUnreachable),
     ]
+}
+
+/// `error`'s response as rendered while a request is handled (so with its `request_id`).
+fn rendered(error: &ApiError) -> HttpResponse {
+    request_id::sync_scope(request_id::RequestId::generate(), || error.error_response())
 }
 
 #[actix_web::test]
@@ -119,7 +126,7 @@ async fn every_api_error_renders_its_reviewed_body() {
     for error in examples() {
         let name = snapshot_name(&error);
         assert!(seen.insert(name), "{name} has two examples");
-        let record = record(error.error_response()).await;
+        let record = record(rendered(&error)).await;
         assert_problem_snapshot!(name, record);
     }
 }
@@ -131,10 +138,7 @@ async fn every_api_error_has_a_reviewed_openai_shape() {
     let mut records = serde_json::Map::new();
     for error in examples() {
         let (status, _) = error.status_and_code();
-        let response = error.response_with(
-            "application/json",
-            &crate::routes::v1::error::OpenAiErrorBody::of(&error),
-        );
+        let response = crate::routes::v1::error::OpenAiErrorBody::response(&error);
         let record = record(response).await;
         assert_eq!(record["status"], status.as_u16());
         assert_eq!(
@@ -193,9 +197,11 @@ async fn ok() -> HttpResponse {
 /// carries actix's and serde's wording, so a dependency update that changes it is a reviewed diff.
 #[actix_web::test]
 async fn actix_extractor_errors_render_their_reviewed_bodies() {
+    let metrics = std::sync::Arc::new(crate::ops::Metrics::new(None).unwrap());
     let app = init_service(
         App::new()
             .configure(extractor_errors)
+            .wrap(crate::ops::RequestObserver::new(metrics))
             .route("/query", web::get().to(|_: web::Query<Page>| ok()))
             .route("/path/{id}", web::get().to(|_: web::Path<u32>| ok()))
             .route("/json", web::post().to(|_: web::Json<Page>| ok()))

@@ -1,28 +1,42 @@
 //! `/chatView/` and `/token_balance/`.
 
+mod stream;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use application::{AppError, SendChatCommand, send_chat::invalid_idempotency_key};
 use chrono::SecondsFormat;
+use domain::{FieldErrors, Tokens};
+use ports::ChatRecord;
 use serde::Serialize;
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::{
     extract::{CurrentUser, FormOrJson},
+    ops::Shutdown,
     problem::ApiError,
     state::AppState,
 };
 
-/// `POST /chatView/` → `{"user", "message", "response", "timestamp"}`, 100 tokens charged.
+/// `POST /chatView/` → `{"user", "message", "response", "timestamp", "tokens_charged"}`; with
+/// `"stream": true`, Server-Sent Events (see [`stream`]).
 ///
 /// The use case runs in its own task: a client that disconnects mid-request cannot cancel a
 /// chat half-way, so the exchange is stored (and replayable by its `Idempotency-Key`) or refunded.
+/// A graceful stop lets it finish while its client waits (see [`crate::ops::shutdown`]).
 pub async fn send(
     state: web::Data<AppState>,
+    shutdown: web::Data<Shutdown>,
     CurrentUser(user): CurrentUser,
     request: HttpRequest,
     body: FormOrJson,
 ) -> Result<HttpResponse, ApiError> {
-    let [message] = body.required_strings(["message"])?;
+    let mut errors = FieldErrors::new();
+    let message = body.string("message", &mut errors);
+    let streamed = body.boolean("stream", &mut errors).unwrap_or(false);
+    let Some(message) = message.filter(|_| errors.is_empty()) else {
+        return Err(AppError::Validation(errors).into());
+    };
     let idempotency_key = match request.headers().get("Idempotency-Key") {
         None => None,
         Some(value) => Some(
@@ -38,26 +52,43 @@ pub async fn send(
         message,
         idempotency_key,
     };
-    let record = tokio::spawn(async move { send_chat.execute(command).await })
+    if streamed {
+        return stream::respond(send_chat, command, &shutdown).await;
+    }
+    let chat = async move { send_chat.execute(command).await };
+    let record = shutdown
+        .spawn(chat.in_current_span())
         .await
         .map_err(|e| AppError::Internal(format!("chat task failed: {e}")))??;
-    Ok(HttpResponse::Ok().json(ChatResponse {
-        user: record.user_id.0,
-        timestamp: record
-            .timestamp
-            .to_rfc3339_opts(SecondsFormat::AutoSi, true),
-        message: record.message,
-        response: record.response,
-    }))
+    Ok(HttpResponse::Ok().json(ChatResponse::new(record, None)))
 }
 
-/// The seed's chat body, fields in the seed's order.
+/// The seed's chat body, fields in the seed's order, plus what the exchange cost and (in a
+/// stream's `done` event) the balance it left.
 #[derive(Serialize)]
 struct ChatResponse {
     user: i64,
     message: String,
     response: String,
     timestamp: String,
+    tokens_charged: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    balance: Option<i64>,
+}
+
+impl ChatResponse {
+    fn new(record: ChatRecord, balance: Option<Tokens>) -> Self {
+        Self {
+            user: record.user_id.0,
+            timestamp: record
+                .timestamp
+                .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            message: record.message,
+            response: record.response,
+            tokens_charged: record.tokens_charged.get(),
+            balance: balance.map(Tokens::get),
+        }
+    }
 }
 
 /// `GET /token_balance/` → `{"tokens": 3900}`.

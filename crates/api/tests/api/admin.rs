@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use api::Application;
 use domain::UserId;
 use ports::AdminRepository;
 use reqwest::{Response, StatusCode, header};
@@ -19,11 +18,8 @@ pub const ADMIN_PASSWORD: &str = "admin-password-1";
 /// Creates a superuser the way `chat-api createsuperuser` does (the service's own `Register`
 /// use case, built by the same builder); returns its id.
 pub async fn create_superuser(app: &TestApp, username: &str) -> i64 {
-    let services = Application::builder(app.settings.clone())
-        .services()
+    app.services()
         .await
-        .unwrap();
-    services
         .register
         .create_superuser(username, ADMIN_PASSWORD)
         .await

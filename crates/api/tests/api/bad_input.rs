@@ -909,7 +909,10 @@ async fn hostile_requests_get_exact_errors_and_change_nothing(backend: Backend) 
     let storage = app.storage().await;
     assert_eq!(storage.ledger_totals().await.unwrap().len(), 1);
     assert_eq!(
-        storage.chat_count(domain::UserId(victim_id)).await.unwrap(),
+        storage
+            .completed_chat_count(domain::UserId(victim_id))
+            .await
+            .unwrap(),
         0
     );
     app.assert_ledger_consistent().await;

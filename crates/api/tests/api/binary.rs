@@ -105,6 +105,16 @@ impl ServerProcess {
         self.child.wait().expect("reap chat-api");
     }
 
+    /// Sends `signal` (`TERM`, `INT`, …) to the process, as an orchestrator or Ctrl-C would.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{signal}");
+    }
+
     /// Waits for the process to die by itself (e.g. a failpoint aborted it).
     pub fn wait_for_exit(mut self, within: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + within;
@@ -122,5 +132,51 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _already_dead = self.child.kill();
         let _reaped = self.child.wait();
+    }
+}
+
+/// A throwaway PostgreSQL cluster of this test's own, so stopping it cuts no other test's
+/// connections; stopped and removed on drop.
+pub struct OwnCluster {
+    dir: tempfile::TempDir,
+    pub url: String,
+}
+
+const PG_CLUSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pg-cluster");
+
+impl OwnCluster {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let output = std::process::Command::new(PG_CLUSTER)
+            .arg("start")
+            .arg(dir.path().join("pg"))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let url = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+        Self { dir, url }
+    }
+
+    /// `scripts/pg-cluster stop|resume` on this cluster.
+    pub fn control(&self, action: &str) {
+        let status = std::process::Command::new(PG_CLUSTER)
+            .arg(action)
+            .arg(self.dir.path().join("pg"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg-cluster {action}");
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _stopped = std::process::Command::new(PG_CLUSTER)
+            .arg("stop")
+            .arg(self.dir.path().join("pg"))
+            .status();
     }
 }

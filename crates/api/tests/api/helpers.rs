@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use adapters::storage::DieselStorage;
 use api::{Application, Settings, startup::open_storage};
-use ports::Responder;
+use ports::{Responder, Storage};
 use reqwest::{Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -19,10 +19,20 @@ pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
 /// A running service.
 pub struct TestApp {
     pub address: String,
+    /// The `/metrics` listener of its own, when `server.metrics_addr` asked for one.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub database: Arc<TestDatabase>,
     pub settings: Settings,
     handle: actix_web::dev::ServerHandle,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Per-token pricing at one token per token (reservations and charges equal token counts).
+pub fn per_token_pricing(settings: &mut Settings) {
+    settings.ledger.pricing = api::settings::PricingKind::PerToken;
+    settings.ledger.price_per_1k_prompt_tokens = 1000;
+    settings.ledger.price_per_1k_completion_tokens = 1000;
 }
 
 /// Settings for tests: a free port, cheap bcrypt, a known secret.
@@ -36,11 +46,24 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings
 }
 
-/// Parts a test replaces when starting the service.
+/// Parts a test replaces when starting the service, through the public builder
+/// (`Application::builder(settings).responder(..).storage(..)`).
 #[derive(Default)]
 pub struct Overrides {
     /// Used instead of the configured responder (still wrapped in the timeout).
     pub responder: Option<Arc<dyn Responder>>,
+    /// Used instead of the database `database.url` names.
+    pub storage: Option<Arc<dyn Storage>>,
+}
+
+impl Overrides {
+    /// The configured storage, with `responder` answering.
+    pub fn responder(responder: Arc<dyn Responder>) -> Self {
+        Self {
+            responder: Some(responder),
+            storage: None,
+        }
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -72,10 +95,17 @@ pub async fn spawn_on(
     if let Some(responder) = overrides.responder {
         builder = builder.responder(responder);
     }
+    if let Some(storage) = overrides.storage {
+        builder = builder.storage(storage);
+    }
     let application = builder.build().await.expect("service starts");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let metrics_address = application
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let handle = application.handle();
-    tokio::spawn(application.run_until_stopped());
+    // Not `run_until_stopped`: a test process must keep its own Ctrl-C.
+    let running = tokio::spawn(application.run_until(std::future::pending()));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         // A hung server fails the test instead of hanging the suite.
@@ -84,10 +114,12 @@ pub async fn spawn_on(
         .unwrap();
     TestApp {
         address,
+        metrics_address,
         client,
         database,
         settings,
         handle,
+        running,
     }
 }
 
@@ -102,14 +134,33 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    /// Stops the server gracefully and waits until it has.
+    /// Stops the server gracefully and waits until it has, background jobs and database pool
+    /// included.
     pub async fn stop(self) {
         self.handle.stop(true).await;
+        self.running.await.unwrap().unwrap();
+    }
+
+    /// The use cases on the same database, built by the same builder as the CLI builds them.
+    pub async fn services(&self) -> application::Services {
+        Application::builder(self.settings.clone())
+            .services()
+            .await
+            .unwrap()
     }
 
     /// A second view of the same database, for assertions on what was stored.
     pub async fn storage(&self) -> DieselStorage {
         open_storage(&self.settings.database).await.unwrap()
+    }
+
+    /// A `POST /chatView/` with `body` as the user `access` belongs to, ready to send (from a
+    /// spawned task, say).
+    pub fn chat_request(&self, access: &str, body: Value) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url("/chatView/"))
+            .header("Authorization", format!("Token {access}"))
+            .json(&body)
     }
 
     pub async fn post(&self, path: &str, body: Value, access: Option<&str>) -> Response {
@@ -193,6 +244,46 @@ impl TestApp {
             .await
     }
 
+    /// `POST /chatView/` with `"stream": true`; the response is read with [`crate::sse::Events`].
+    pub async fn stream_chat(&self, access: &str, message: &str) -> Response {
+        self.post(
+            "/chatView/",
+            json!({"message": message, "stream": true}),
+            Some(access),
+        )
+        .await
+    }
+
+    /// How many completed (charged) chats the user `access` belongs to has stored.
+    pub async fn completed_chats(&self, access: &str) -> i64 {
+        let user = domain::UserId(user_id_of(access));
+        self.storage()
+            .await
+            .completed_chat_count(user)
+            .await
+            .unwrap()
+    }
+
+    /// Every stored chat of the user `access` belongs to, newest first (completed and
+    /// interrupted), as the admin panel lists them.
+    pub async fn chats_of(&self, access: &str) -> Vec<ports::ChatRecord> {
+        let filter = ports::ChatFilter {
+            user: Some(domain::UserId(user_id_of(access))),
+            ..Default::default()
+        };
+        let window = ports::Window {
+            offset: 0,
+            limit: 1000,
+        };
+        let page = self
+            .storage()
+            .await
+            .list_chats(filter, window)
+            .await
+            .unwrap();
+        page.items.into_iter().map(|line| line.chat).collect()
+    }
+
     pub async fn balance(&self, access: &str) -> i64 {
         let response = self
             .client
@@ -211,8 +302,7 @@ impl TestApp {
     /// reserved for a failed chat was refunded.
     pub async fn assert_uncharged(&self, session: &Session) {
         assert_eq!(self.balance(&session.access).await, 4000);
-        let user = domain::UserId(user_id_of(&session.access));
-        assert_eq!(self.storage().await.chat_count(user).await.unwrap(), 0);
+        assert!(self.chats_of(&session.access).await.is_empty());
         self.assert_ledger_consistent().await;
     }
 
@@ -240,6 +330,10 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
     assert!(
         body["type"].as_str().is_some() && body["title"].as_str().is_some(),
         "{body}"
+    );
+    assert!(
+        body["request_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "every error names its request: {body}"
     );
     body
 }
@@ -314,5 +408,25 @@ where
                 usage: None,
             }),
         ])))
+    }
+}
+
+/// Polls `check` until it returns `Some`, for at most `within`; panics naming `what` otherwise.
+/// The way to wait for something another task does, without sleeping a guessed time.
+pub async fn eventually<T, F, Fut>(within: std::time::Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not happen within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

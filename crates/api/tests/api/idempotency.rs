@@ -55,9 +55,7 @@ async fn a_sequential_retry_replays_the_answer_without_charging(backend: Backend
 
 #[apply(on_every_backend)]
 async fn concurrent_duplicates_wait_for_the_first_and_share_its_answer(backend: Backend) {
-    let overrides = Overrides {
-        responder: Some(slow_responder()),
-    };
+    let overrides = Overrides::responder(slow_responder());
     let app = Arc::new(spawn_app_with(backend, |_| {}, overrides).await);
     let session = app.signed_up("impatient").await;
     let requests = (0..=application::send_chat::MAX_WAITERS_PER_KEY).map(|_| {
@@ -75,8 +73,7 @@ async fn concurrent_duplicates_wait_for_the_first_and_share_its_answer(backend: 
     );
     assert_eq!(answers[0].0, StatusCode::OK);
     assert_eq!(app.balance(&session.access).await, 3900);
-    let user = domain::UserId(user_id_of(&session.access));
-    assert_eq!(app.storage().await.chat_count(user).await.unwrap(), 1);
+    assert_eq!(app.completed_chats(&session.access).await, 1);
     app.assert_ledger_consistent().await;
 }
 
@@ -123,9 +120,7 @@ async fn waiters_on_a_key_are_bounded_and_hold_no_database_connection(backend: B
             Ok(format!("gated answer to {message}"))
         }
     });
-    let overrides = Overrides {
-        responder: Some(Arc::new(responder)),
-    };
+    let overrides = Overrides::responder(Arc::new(responder));
     // Fewer pooled connections than waiters: a waiter that kept one would starve the rest.
     let app =
         Arc::new(spawn_app_with(backend, |s| s.database.max_connections = 2, overrides).await);

@@ -44,7 +44,7 @@ async fn app_on(
 async fn assert_charged_once(app: &TestApp, session: &Session, message: &str, answer: &str) {
     assert_eq!(app.balance(&session.access).await, 3900);
     let user = domain::UserId(user_id_of(&session.access));
-    assert_eq!(app.storage().await.chat_count(user).await.unwrap(), 1);
+    assert_eq!(app.completed_chats(&session.access).await, 1);
     let stored = sql::strings(
         &app.database.url,
         &format!(

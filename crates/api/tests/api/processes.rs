@@ -16,17 +16,17 @@ use rstest_reuse::apply;
 use serde_json::{Value, json};
 use test_support::{Backend, TestDatabase, on_every_backend, sql};
 
-use crate::binary::{ServerProcess, run};
+use crate::binary::{OwnCluster, ServerProcess, run};
 
 /// A client of one server process.
 #[derive(Clone)]
-struct Remote {
-    client: reqwest::Client,
-    address: String,
+pub struct Remote {
+    pub client: reqwest::Client,
+    pub address: String,
 }
 
 impl Remote {
-    fn of(server: &ServerProcess) -> Self {
+    pub fn of(server: &ServerProcess) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -63,7 +63,7 @@ impl Remote {
         .status()
     }
 
-    async fn signed_up(&self, username: &str) -> String {
+    pub async fn signed_up(&self, username: &str) -> String {
         assert_eq!(self.register(username).await, StatusCode::CREATED);
         let login = self
             .post(
@@ -79,15 +79,67 @@ impl Remote {
             .to_owned()
     }
 
-    async fn chat(&self, access: &str, message: &str) -> Result<StatusCode, reqwest::Error> {
+    pub async fn chat(&self, access: &str, message: &str) -> Result<StatusCode, reqwest::Error> {
         self.post("/chatView/", json!({"message": message}), Some(access))
             .await
             .map(|r| r.status())
     }
 }
 
+/// Four users chatting 40 times each with one server, each as fast as its answers come. A request
+/// the server no longer answers ends that user's chats; any status but 200 fails the test.
+pub struct ChatLoad {
+    answered: Arc<Mutex<Vec<String>>>,
+    users: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ChatLoad {
+    /// Signs up `{prefix}0` … `{prefix}3` and starts their chats.
+    pub async fn start(remote: &Remote, prefix: &str) -> Self {
+        let mut sessions = Vec::new();
+        for user in 0..4 {
+            sessions.push(remote.signed_up(&format!("{prefix}{user}")).await);
+        }
+        let answered = Arc::new(Mutex::new(Vec::new()));
+        let users = sessions
+            .into_iter()
+            .enumerate()
+            .map(|(user, access)| {
+                let (remote, answered) = (remote.clone(), answered.clone());
+                let prefix = prefix.to_owned();
+                tokio::spawn(async move {
+                    for i in 0..40 {
+                        let message = format!("{prefix}-{user}-{i}");
+                        match remote.chat(&access, &message).await {
+                            Ok(StatusCode::OK) => answered.lock().unwrap().push(message),
+                            Ok(status) => panic!("unexpected {status} under load"),
+                            Err(_) => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self { answered, users }
+    }
+
+    /// Waits (bounded) until `count` chats have been answered.
+    pub async fn wait_for_answers(&self, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.answered.lock().unwrap().len() < count {
+            assert!(Instant::now() < deadline, "load did not get going");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Waits for every user to stop; returns the messages answered with 200.
+    pub async fn finish(self) -> Vec<String> {
+        join_all(self.users).await;
+        self.answered.lock().unwrap().clone()
+    }
+}
+
 /// Deadlines short enough that the sweeper settles a crash within seconds.
-const FAST_SWEEP: [(&str, &str); 4] = [
+pub const FAST_SWEEP: [(&str, &str); 4] = [
     ("CHAT_API__RESPONDER__TIMEOUT_SECS", "1"),
     ("CHAT_API__RESPONDER__MAX_DURATION_SECS", "1"),
     ("CHAT_API__LEDGER__CHARGE_GRACE_SECS", "1"),
@@ -102,7 +154,7 @@ fn pending_charges(url: &str) -> i64 {
 }
 
 /// Waits (bounded) until the sweeper has settled every pending charge.
-async fn wait_for_no_pending_charges(url: &str) {
+pub async fn wait_for_no_pending_charges(url: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while pending_charges(url) > 0 {
         assert!(Instant::now() < deadline, "pending charges were not swept");
@@ -112,7 +164,7 @@ async fn wait_for_no_pending_charges(url: &str) {
 
 /// Invariant 4 over the whole database: every user paid exactly for the chats stored, every
 /// message a client saw answered with 200 is stored, and `check-ledger` agrees.
-fn assert_charged_exactly_for_stored_chats(
+pub fn assert_charged_exactly_for_stored_chats(
     url: &str,
     workdir: &std::path::Path,
     answered: &[String],
@@ -129,7 +181,8 @@ fn assert_charged_exactly_for_stored_chats(
         url,
         "SELECT CAST(COUNT(*) AS TEXT) AS value FROM users u WHERE u.tokens <> \
          (SELECT SUM(amount) FROM ledger_entries l WHERE l.user_id = u.id AND l.kind = \
-         'signup_grant') - 100 * (SELECT COUNT(*) FROM chats c WHERE c.user_id = u.id)",
+         'signup_grant') - 100 * \
+         (SELECT COUNT(*) FROM chats c WHERE c.user_id = u.id AND c.status = 'completed')",
     );
     assert_eq!(
         mismatched, 0,
@@ -148,37 +201,10 @@ async fn a_sigkill_mid_load_loses_no_money(backend: Backend) {
     let db = TestDatabase::create(backend);
     let workdir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(&db.url, workdir.path(), &FAST_SWEEP).await;
-    let remote = Remote::of(&server);
-    let mut sessions = Vec::new();
-    for user in 0..4 {
-        sessions.push(remote.signed_up(&format!("crash{user}")).await);
-    }
-    let answered = Arc::new(Mutex::new(Vec::<String>::new()));
-    let load = sessions
-        .into_iter()
-        .enumerate()
-        .map(|(user, access)| {
-            let (remote, answered) = (remote.clone(), answered.clone());
-            tokio::spawn(async move {
-                for i in 0..40 {
-                    let message = format!("crash-{user}-{i}");
-                    match remote.chat(&access, &message).await {
-                        Ok(StatusCode::OK) => answered.lock().unwrap().push(message),
-                        Ok(status) => panic!("unexpected {status} before the crash"),
-                        Err(_) => return,
-                    }
-                }
-            })
-        })
-        .collect::<Vec<_>>();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while answered.lock().unwrap().len() < 30 {
-        assert!(Instant::now() < deadline, "load did not get going");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let load = ChatLoad::start(&Remote::of(&server), "crash").await;
+    load.wait_for_answers(30).await;
     server.kill();
-    join_all(load).await;
-    let answered = answered.lock().unwrap().clone();
+    let answered = load.finish().await;
     assert!(answered.len() < 160, "the kill landed mid-load");
 
     let _restarted = ServerProcess::start(&db.url, workdir.path(), &FAST_SWEEP).await;
@@ -244,7 +270,10 @@ async fn three_processes_share_one_database_without_overspending(backend: Backen
     assert_eq!(
         sql::integer(
             &db.url,
-            &format!("SELECT CAST(COUNT(*) AS TEXT) AS value FROM chats WHERE user_id = {spender}")
+            &format!(
+                "SELECT CAST(COUNT(*) AS TEXT) AS value FROM chats \
+                 WHERE user_id = {spender} AND status = 'completed'"
+            )
         ),
         40
     );
@@ -365,6 +394,24 @@ async fn check_ledger_passes_on_consistent_data_and_fails_on_tampered_data(backe
     let report = String::from_utf8_lossy(&check.stdout);
     assert!(
         report.contains("VIOLATION") && report.contains("3901") && report.contains("3900"),
+        "{report}"
+    );
+
+    // The balance repaired, a chat's recorded charge tampered with: invariant 4, per chat.
+    sql::execute(
+        &db.url,
+        "UPDATE users SET tokens = tokens - 1 WHERE username = 'audited'",
+    );
+    assert_eq!(
+        sql::execute(&db.url, "UPDATE chats SET tokens_charged = 7"),
+        1
+    );
+    let check = run(&db.url, workdir.path(), &["check-ledger"], &[]);
+    assert_eq!(check.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        report.contains("records 7 tokens charged but its ledger entries took 100")
+            && report.contains("1 violations"),
         "{report}"
     );
 }
@@ -560,51 +607,6 @@ fn a_crash_between_charge_and_response_is_refunded_by_the_sweeper() {
         "processes::a_crash_between_charge_and_response_is_refunded_by_the_sweeper",
         "built without the `failpoints` feature (run the tests with --all-features)",
     );
-}
-
-/// A throwaway PostgreSQL cluster of this test's own, so stopping it cuts no other test's
-/// connections; stopped and removed on drop.
-struct OwnCluster {
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-const PG_CLUSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/pg-cluster");
-
-impl OwnCluster {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let output = std::process::Command::new(PG_CLUSTER)
-            .arg("start")
-            .arg(dir.path().join("pg"))
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let url = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-        Self { dir, url }
-    }
-
-    fn control(&self, action: &str) {
-        let status = std::process::Command::new(PG_CLUSTER)
-            .arg(action)
-            .arg(self.dir.path().join("pg"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "pg-cluster {action}");
-    }
-}
-
-impl Drop for OwnCluster {
-    fn drop(&mut self) {
-        let _stopped = std::process::Command::new(PG_CLUSTER)
-            .arg("stop")
-            .arg(self.dir.path().join("pg"))
-            .status();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

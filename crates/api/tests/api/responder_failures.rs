@@ -24,9 +24,7 @@ fn stalled_responder() -> Arc<dyn Responder> {
 
 #[apply(on_every_backend)]
 async fn a_failing_responder_is_a_bad_gateway_and_costs_nothing(backend: Backend) {
-    let overrides = Overrides {
-        responder: Some(failing_responder()),
-    };
+    let overrides = Overrides::responder(failing_responder());
     let app = spawn_app_with(backend, |_| {}, overrides).await;
     let session = app.signed_up("unlucky").await;
     for _ in 0..3 {
@@ -42,9 +40,7 @@ async fn a_failing_responder_is_a_bad_gateway_and_costs_nothing(backend: Backend
 
 #[apply(on_every_backend)]
 async fn a_stalled_responder_times_out_and_costs_nothing(backend: Backend) {
-    let overrides = Overrides {
-        responder: Some(stalled_responder()),
-    };
+    let overrides = Overrides::responder(stalled_responder());
     let app = spawn_app_with(backend, |s| s.responder.timeout_secs = 1, overrides).await;
     let session = app.signed_up("waiting").await;
     let started = std::time::Instant::now();

@@ -37,7 +37,7 @@ async fn a_restart_keeps_users_balances_and_chats(backend: Backend) {
     let storage = app.storage().await;
     assert_eq!(
         storage
-            .chat_count(domain::UserId(user_id_of(&access)))
+            .completed_chat_count(domain::UserId(user_id_of(&access)))
             .await
             .unwrap(),
         1

@@ -1,35 +1,68 @@
 use std::sync::Mutex;
 
-use domain::{Tokens, UserId};
+use domain::{PricingPolicy, Tokens, UserId};
 use futures_executor::block_on;
-use ports::{ChargeId, Completion, MockChatRepository, MockResponder, Role};
+use ports::{ChargeId, Completion, MockChatRepository, MockResponder, Role, SettledChat, Usage};
 use uuid::Uuid;
 
 use super::*;
 use crate::test_support::{ManualClock, fixed_clock, noon, user};
 
-const CHARGE: ChargeId = ChargeId(Uuid::nil());
+pub(super) const CHARGE: ChargeId = ChargeId(Uuid::nil());
 
-fn policy() -> ChargePolicy {
+/// The seed's flat 100 per message; 30 s responder timeout, 50 s longest answer, 30 s grace.
+pub(super) fn policy() -> ChargePolicy {
     ChargePolicy {
         pricing: Pricing::DEFAULT,
         max_answer_tokens: 512,
         responder_timeout: Duration::from_secs(30),
+        max_answer_duration: Duration::from_secs(50),
         settle_grace: Duration::from_secs(30),
     }
 }
 
-fn record(message: &str, response: &str) -> ChatRecord {
+/// One token costs one token: reservations and charges equal token counts.
+pub(super) fn per_token_policy() -> ChargePolicy {
+    ChargePolicy {
+        pricing: Pricing::new(4000, PricingPolicy::per_token(1000, 1000).unwrap()).unwrap(),
+        ..policy()
+    }
+}
+
+pub(super) fn record(message: &str, response: &str) -> ChatRecord {
     ChatRecord {
         id: 7,
         user_id: UserId(1),
         message: message.to_owned(),
         response: response.to_owned(),
         timestamp: noon(),
+        status: domain::ChatStatus::Completed,
+        tokens_charged: Tokens::new(100),
     }
 }
 
-fn command(message: &str, key: Option<&str>) -> SendChatCommand {
+/// Storage that settles whatever it is given, as chat 7 with 3900 tokens left.
+pub(super) fn settles_as_asked(chat: FinishedChat) -> Result<Settlement, ports::StorageError> {
+    Ok(Settlement::Settled(SettledChat {
+        record: ChatRecord {
+            status: chat.status,
+            tokens_charged: chat.charged,
+            ..record(chat.message.as_str(), &chat.response)
+        },
+        balance: Tokens::new(3900),
+    }))
+}
+
+/// Storage whose reservations all succeed, as [`CHARGE`].
+pub(super) fn reserving() -> MockChatRepository {
+    let mut chats = MockChatRepository::new();
+    chats
+        .expect_reserve()
+        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    chats
+}
+
+pub(super) fn command(message: &str, key: Option<&str>) -> SendChatCommand {
     SendChatCommand {
         user: user(1, 4000),
         message: message.to_owned(),
@@ -37,7 +70,7 @@ fn command(message: &str, key: Option<&str>) -> SendChatCommand {
     }
 }
 
-fn responder_answering(result: Result<String, ResponderError>) -> MockResponder {
+pub(super) fn responder_answering(result: Result<String, ResponderError>) -> MockResponder {
     let mut responder = MockResponder::new();
     responder
         .expect_complete()
@@ -55,7 +88,7 @@ fn responder_answering(result: Result<String, ResponderError>) -> MockResponder 
     responder
 }
 
-fn silent_responder() -> MockResponder {
+pub(super) fn silent_responder() -> MockResponder {
     let mut responder = MockResponder::new();
     responder.expect_complete().never();
     responder
@@ -75,7 +108,14 @@ fn send_at(
     responder: MockResponder,
     cmd: SendChatCommand,
 ) -> Result<ChatRecord, AppError> {
-    block_on(SendChat::new(Arc::new(chats), Arc::new(responder), clock, policy()).execute(cmd))
+    let send_chat = SendChat::new(
+        Arc::new(chats),
+        Arc::new(responder),
+        clock,
+        policy(),
+        Conversation::default(),
+    );
+    block_on(send_chat.execute(cmd))
 }
 
 /// "Hello" with the key `key-1`, on a clock that only the use case's sleeps move; returns the
@@ -117,19 +157,25 @@ fn reserves_the_price_asks_the_responder_and_settles() {
         .expect_reserve()
         .withf(|r| {
             r.user_id == UserId(1)
-                && r.price == Tokens::new(100)
-                && r.deadline == noon() + chrono::Duration::seconds(60)
+                && r.amount == Tokens::new(100)
+                && r.deadline == noon() + chrono::Duration::seconds(50 + 30)
                 && r.idempotency.is_none()
         })
         .times(1)
         .returning(|_| Ok(Reservation::Reserved(CHARGE)));
     chats
         .expect_settle()
-        .withf(|charge, message, response, _| {
-            *charge == CHARGE && message.as_str() == "Hello" && response == "Hi!"
+        .withf(|charge, chat| {
+            *charge == CHARGE
+                && chat.message.as_str() == "Hello"
+                && chat.response == "Hi!"
+                && chat.status == ChatStatus::Completed
+                && chat.charged == Tokens::new(100)
+                && chat.model == "mock"
+                && chat.at == noon()
         })
         .times(1)
-        .returning(|_, m, r, _| Ok(Settlement::Settled(record(m.as_str(), r))));
+        .returning(|_, chat| settles_as_asked(chat));
     chats.expect_refund().never();
     let result = send(
         chats,
@@ -137,6 +183,150 @@ fn reserves_the_price_asks_the_responder_and_settles() {
         command("  Hello ", None),
     );
     assert_eq!(result, Ok(record("Hello", "Hi!")));
+}
+
+/// Reserve the prompt estimate plus a full answer, settle what the usage says.
+#[test]
+fn per_token_reserves_the_maximum_and_settles_the_reported_usage() {
+    let mut chats = MockChatRepository::new();
+    chats
+        .expect_reserve()
+        .withf(|r| r.amount == Tokens::new(5 + 4 + 3 + 512))
+        .times(1)
+        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    chats
+        .expect_settle()
+        .withf(|_, chat| {
+            chat.charged == Tokens::new(6 + 15)
+                && chat.tokens
+                    == domain::TokenCounts {
+                        prompt: 6,
+                        completion: 15,
+                    }
+        })
+        .times(1)
+        .returning(|_, chat| settles_as_asked(chat));
+    let mut responder = MockResponder::new();
+    responder.expect_complete().times(1).return_once(|_| {
+        Ok(Completion {
+            text: "answer".into(),
+            model: "mock".into(),
+            usage: Some(Usage {
+                prompt_tokens: 6,
+                completion_tokens: 15,
+            }),
+        })
+    });
+    let send_chat = SendChat::new(
+        Arc::new(chats),
+        Arc::new(responder),
+        fixed_clock(),
+        per_token_policy(),
+        Conversation::default(),
+    );
+    let record = block_on(send_chat.execute(command("Hello", None))).unwrap();
+    assert_eq!(record.tokens_charged, Tokens::new(21));
+}
+
+#[test]
+fn without_usage_the_charge_is_approximated_from_the_text() {
+    let mut chats = reserving();
+    chats
+        .expect_settle()
+        .withf(|_, chat| {
+            // "Hello": ceil(5 / 4) + 4 + 3 prompt; "12345678": 2 completion.
+            chat.tokens
+                == domain::TokenCounts {
+                    prompt: 9,
+                    completion: 2,
+                }
+                && chat.charged == Tokens::new(11)
+        })
+        .times(1)
+        .returning(|_, chat| settles_as_asked(chat));
+    let send_chat = SendChat::new(
+        Arc::new(chats),
+        Arc::new(responder_answering(Ok("12345678".into()))),
+        fixed_clock(),
+        per_token_policy(),
+        Conversation::default(),
+    );
+    assert!(block_on(send_chat.execute(command("Hello", None))).is_ok());
+}
+
+#[test]
+fn the_system_prompt_and_the_last_exchanges_precede_the_message_and_are_reserved_for() {
+    let mut chats = MockChatRepository::new();
+    chats
+        .expect_recent_exchanges()
+        .withf(|user, limit| *user == UserId(1) && *limit == 2)
+        .times(1)
+        .returning(|_, _| Ok(vec![record("before", "earlier answer")]));
+    let expected_estimate = ["Be kind.", "before", "earlier answer", "Hello"]
+        .iter()
+        .map(|text| text.len() as i64 + 4)
+        .sum::<i64>()
+        + 3;
+    chats
+        .expect_reserve()
+        .withf(move |r| r.amount == Tokens::new(expected_estimate + 512))
+        .times(1)
+        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    chats
+        .expect_settle()
+        .returning(|_, chat| settles_as_asked(chat));
+    let mut responder = MockResponder::new();
+    responder
+        .expect_complete()
+        .withf(|request| {
+            let messages: Vec<_> = request
+                .messages
+                .iter()
+                .map(|m| (m.role, m.content.as_str()))
+                .collect();
+            messages
+                == [
+                    (Role::System, "Be kind."),
+                    (Role::User, "before"),
+                    (Role::Assistant, "earlier answer"),
+                    (Role::User, "Hello"),
+                ]
+        })
+        .times(1)
+        .return_once(|_| {
+            Ok(Completion {
+                text: "ok".into(),
+                model: "mock".into(),
+                usage: None,
+            })
+        });
+    let send_chat = SendChat::new(
+        Arc::new(chats),
+        Arc::new(responder),
+        fixed_clock(),
+        per_token_policy(),
+        Conversation {
+            system_prompt: Some("Be kind.".into()),
+            context_messages: 2,
+        },
+    );
+    assert!(block_on(send_chat.execute(command("Hello", None))).is_ok());
+}
+
+#[test]
+fn nul_characters_in_the_answer_are_not_stored() {
+    let mut chats = reserving();
+    chats
+        .expect_settle()
+        .withf(|_, chat| chat.response == "nul")
+        .times(1)
+        .returning(|_, chat| settles_as_asked(chat));
+    let result = send(
+        chats,
+        responder_answering(Ok("n\0u\0l".into())),
+        command("Hello", None),
+    );
+    assert!(result.is_ok());
 }
 
 #[test]
@@ -175,10 +365,7 @@ fn an_account_deleted_after_authentication_is_an_invalid_token_not_a_balance() {
 
 #[test]
 fn a_responder_failure_refunds_and_reports_bad_gateway() {
-    let mut chats = MockChatRepository::new();
-    chats
-        .expect_reserve()
-        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    let mut chats = reserving();
     chats.expect_settle().never();
     chats
         .expect_refund()
@@ -195,10 +382,7 @@ fn a_responder_failure_refunds_and_reports_bad_gateway() {
 
 #[test]
 fn a_responder_timeout_refunds_and_reports_gateway_timeout() {
-    let mut chats = MockChatRepository::new();
-    chats
-        .expect_reserve()
-        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    let mut chats = reserving();
     chats.expect_refund().times(1).returning(|_, _, _| Ok(true));
     let result = send(
         chats,
@@ -210,10 +394,7 @@ fn a_responder_timeout_refunds_and_reports_gateway_timeout() {
 
 #[test]
 fn a_failed_refund_still_reports_the_responder_error() {
-    let mut chats = MockChatRepository::new();
-    chats
-        .expect_reserve()
-        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    let mut chats = reserving();
     chats
         .expect_refund()
         .times(1)
@@ -228,14 +409,11 @@ fn a_failed_refund_still_reports_the_responder_error() {
 
 #[test]
 fn a_charge_swept_before_settling_is_a_timeout_and_stores_nothing() {
-    let mut chats = MockChatRepository::new();
-    chats
-        .expect_reserve()
-        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    let mut chats = reserving();
     chats
         .expect_settle()
         .times(1)
-        .returning(|_, _, _, _| Ok(Settlement::ChargeExpired));
+        .returning(|_, _| Ok(Settlement::ChargeExpired));
     let result = send(
         chats,
         responder_answering(Ok("late".into())),
@@ -327,8 +505,8 @@ fn a_duplicate_stops_waiting_at_the_first_requests_deadline() {
     assert_eq!(result, Err(AppError::IdempotencyKeyInProgress));
     assert_eq!(
         clock.now(),
-        noon() + chrono::Duration::seconds(60),
-        "waits exactly the pending lifetime (timeout + grace), never past it"
+        noon() + chrono::Duration::seconds(50 + 30),
+        "waits exactly the pending lifetime (longest answer + grace), never past it"
     );
 }
 
@@ -346,6 +524,7 @@ fn a_duplicate_beyond_the_waiters_bound_is_refused_at_once_without_waiting() {
         Arc::new(silent_responder()),
         clock.clone(),
         policy(),
+        Conversation::default(),
     );
     let _waiting: Vec<_> = (0..MAX_WAITERS_PER_KEY)
         .map(|_| send_chat.waiters.join(UserId(1), "key-1").unwrap())
@@ -367,7 +546,7 @@ fn a_key_released_by_a_refund_is_reserved_afresh_without_waiting() {
     chats
         .expect_settle()
         .times(1)
-        .returning(|_, m, r, _| Ok(Settlement::Settled(record(m.as_str(), r))));
+        .returning(|_, chat| settles_as_asked(chat));
     let (result, clock) = send_keyed_on_manual_clock(chats, responder_answering(Ok("Hi!".into())));
     assert_eq!(result, Ok(record("Hello", "Hi!")));
     assert_eq!(clock.now(), noon(), "no pause when the key is free");
@@ -392,5 +571,90 @@ fn storage_outage_during_reservation_is_unavailable_and_skips_the_responder() {
     assert_eq!(
         send(chats, silent_responder(), command("Hello", None)),
         Err(AppError::StorageUnavailable)
+    );
+}
+
+/// What a use case reported to the metrics port, one line per call.
+#[derive(Default)]
+struct Reported(Mutex<Vec<String>>);
+
+impl ports::ChatMetrics for Reported {
+    fn chat_answered(&self, charged: Tokens) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("answered {}", charged.get()));
+    }
+
+    fn insufficient_tokens(&self) {
+        self.0.lock().unwrap().push("insufficient".into());
+    }
+
+    fn refunded(&self, cause: RefundCause, count: u64) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("refunded {} {count}", cause.as_str()));
+    }
+}
+
+/// Sends "Hello" on `reservation`, the responder answering `answer` and a refund finding the
+/// charge pending or not (`refunded`); returns what reached the metrics port.
+fn reported(
+    reservation: Reservation,
+    answer: Result<String, ResponderError>,
+    refunded: bool,
+) -> Vec<String> {
+    let mut chats = MockChatRepository::new();
+    chats.expect_reserve().return_once(move |_| Ok(reservation));
+    chats
+        .expect_settle()
+        .returning(|_, chat| settles_as_asked(chat));
+    chats.expect_refund().returning(move |_, _, _| Ok(refunded));
+    let mut responder = MockResponder::new();
+    responder.expect_complete().return_once(move |_| {
+        answer.map(|text| Completion {
+            text,
+            model: "mock".into(),
+            usage: None,
+        })
+    });
+    let metrics = Arc::new(Reported::default());
+    let send_chat = SendChat::new(
+        Arc::new(chats),
+        Arc::new(responder),
+        fixed_clock(),
+        policy(),
+        Conversation::default(),
+    )
+    .with_metrics(metrics.clone());
+    let _outcome = block_on(send_chat.execute(command("Hello", None)));
+    metrics.0.lock().unwrap().clone()
+}
+
+#[test]
+fn answers_refusals_and_refunds_are_reported_to_the_metrics_port() {
+    let reserved = || Reservation::Reserved(CHARGE);
+    assert_eq!(
+        reported(reserved(), Ok("Hi!".into()), false),
+        ["answered 100"]
+    );
+    assert_eq!(
+        reported(
+            Reservation::InsufficientTokens {
+                available: Tokens::new(40)
+            },
+            Ok("unused".into()),
+            false
+        ),
+        ["insufficient"]
+    );
+    assert_eq!(
+        reported(reserved(), Err(ResponderError::Timeout), true),
+        ["refunded responder_timeout 1"]
+    );
+    assert!(
+        reported(reserved(), Err(ResponderError::Timeout), false).is_empty(),
+        "a charge the sweeper already refunded is counted by the sweeper"
     );
 }

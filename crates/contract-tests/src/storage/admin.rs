@@ -220,7 +220,7 @@ pub async fn dashboard_totals_follow_their_definitions(storage: Arc<dyn Storage>
     let charge = match storage
         .reserve(ChatReservation {
             user_id: user.id,
-            price: Tokens::new(100),
+            amount: Tokens::new(100),
             now: noon(),
             deadline: later(60),
             idempotency: None,

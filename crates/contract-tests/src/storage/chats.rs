@@ -1,22 +1,22 @@
-//! The chat repository's contract: the charge protocol (reserve, settle, refund, sweep) and
-//! idempotency keys.
+//! The chat repository's contract: the charge protocol (reserve, settle, refund, sweep),
+//! idempotency keys, and the conversation memory.
 
 use std::sync::Arc;
 
 use chrono::Duration;
-use domain::{ChatMessage, Tokens, UserId};
+use domain::{ChatStatus, LedgerEntryKind, TokenCounts, Tokens, UserId};
 use futures_util::future::join_all;
 use ports::{
-    ChargeId, ChatRecord, ChatReservation, IdempotencyKey, IdempotencyKeyState, Reservation,
-    Settlement, Storage,
+    ChargeId, ChatRecord, ChatReservation, FinishedChat, IdempotencyKey, IdempotencyKeyState,
+    Reservation, SettledChat, Settlement, Storage,
 };
 
-use super::{assert_ledger_consistent, create_user, later, noon};
+use super::{assert_ledger_consistent, create_user, finished_chat, later, noon};
 
-fn reservation(user: UserId, price: i64, deadline_secs: i64) -> ChatReservation {
+fn reservation(user: UserId, amount: i64, deadline_secs: i64) -> ChatReservation {
     ChatReservation {
         user_id: user,
-        price: Tokens::new(price),
+        amount: Tokens::new(amount),
         now: noon(),
         deadline: later(deadline_secs),
         idempotency: None,
@@ -41,16 +41,23 @@ async fn reserve(storage: &dyn Storage, r: ChatReservation) -> ChargeId {
     }
 }
 
-async fn settle(storage: &dyn Storage, charge: ChargeId, text: &str) -> ChatRecord {
-    let message = ChatMessage::parse(text).unwrap();
-    match storage
-        .settle(charge, &message, "answer", later(1))
-        .await
-        .unwrap()
-    {
-        Settlement::Settled(record) => record,
+/// [`finished_chat`] at [`later`]`(1)`.
+fn finished(text: &str, status: ChatStatus, charged: i64) -> FinishedChat {
+    finished_chat(text, status, charged, later(1))
+}
+
+async fn settle_as(storage: &dyn Storage, charge: ChargeId, chat: FinishedChat) -> SettledChat {
+    match storage.settle(charge, chat).await.unwrap() {
+        Settlement::Settled(settled) => settled,
         Settlement::ChargeExpired => panic!("charge expired"),
     }
+}
+
+/// Settles `charge` as a completed answer to `text` costing the flat 100.
+async fn settle(storage: &dyn Storage, charge: ChargeId, text: &str) -> ChatRecord {
+    settle_as(storage, charge, finished(text, ChatStatus::Completed, 100))
+        .await
+        .record
 }
 
 async fn balance(storage: &dyn Storage, user: UserId) -> i64 {
@@ -83,8 +90,12 @@ pub async fn a_reserved_and_settled_chat_is_charged_once_and_stored(storage: Arc
         (user.id, hostile, "answer")
     );
     assert_eq!(record.timestamp, later(1));
+    assert_eq!(
+        (record.status, record.tokens_charged),
+        (ChatStatus::Completed, Tokens::new(100))
+    );
     assert_eq!(balance(&*storage, user.id).await, 3900);
-    assert_eq!(storage.chat_count(user.id).await.unwrap(), 1);
+    assert_eq!(storage.completed_chat_count(user.id).await.unwrap(), 1);
     assert_ledger_consistent(&*storage).await;
 }
 
@@ -127,15 +138,14 @@ pub async fn a_refund_restores_the_balance_once_and_blocks_settling(storage: Arc
         "refunds are not repeated"
     );
     assert_eq!(balance(&*storage, user.id).await, 100);
-    let message = ChatMessage::parse("late").unwrap();
     assert_eq!(
         storage
-            .settle(charge, &message, "x", later(3))
+            .settle(charge, finished("late", ChatStatus::Completed, 100))
             .await
             .unwrap(),
         Settlement::ChargeExpired
     );
-    assert_eq!(storage.chat_count(user.id).await.unwrap(), 0);
+    assert_eq!(storage.completed_chat_count(user.id).await.unwrap(), 0);
     assert_ledger_consistent(&*storage).await;
 }
 
@@ -311,4 +321,203 @@ pub async fn an_idempotency_key_reports_its_state(storage: Arc<dyn Storage>) {
         IdempotencyKeyState::Absent,
         "a refund releases the key"
     );
+}
+
+/// Settling charges what the answer cost and, in the same step, refunds the rest of the
+/// reservation; the debit carries the model and token counts, and the balance the settlement
+/// reports is the one stored.
+pub async fn settling_charges_the_actual_price_and_refunds_the_rest(storage: Arc<dyn Storage>) {
+    let user = create_user(&*storage, "mona", 4000).await;
+    let charge = reserve(&*storage, reservation(user.id, 500, 60)).await;
+    assert_eq!(balance(&*storage, user.id).await, 3500);
+    let settled = settle_as(
+        &*storage,
+        charge,
+        finished("per token", ChatStatus::Completed, 120),
+    )
+    .await;
+    assert_eq!(settled.record.tokens_charged, Tokens::new(120));
+    assert_eq!(settled.balance, Tokens::new(3880));
+    assert_eq!(balance(&*storage, user.id).await, 3880);
+    let ledger = storage.user_ledger(user.id, 10).await.unwrap();
+    let chat_lines: Vec<_> = ledger
+        .iter()
+        .filter(|line| line.kind != LedgerEntryKind::SignupGrant)
+        .map(|line| (line.kind, line.amount.get(), line.usage.clone()))
+        .collect();
+    let usage = (
+        "model-x".to_owned(),
+        TokenCounts {
+            prompt: 12,
+            completion: 34,
+        },
+    );
+    assert_eq!(
+        chat_lines,
+        vec![
+            (LedgerEntryKind::Refund, 380, None),
+            (LedgerEntryKind::ChatDebit, -500, Some(usage)),
+        ],
+        "newest first: the refund of the unused part after the annotated debit"
+    );
+    assert_ledger_consistent(&*storage).await;
+}
+
+/// Whatever a caller asks, a chat never costs more than was reserved.
+pub async fn a_charge_above_the_reservation_is_capped(storage: Arc<dyn Storage>) {
+    let user = create_user(&*storage, "nick", 1000).await;
+    let charge = reserve(&*storage, reservation(user.id, 300, 60)).await;
+    let settled = settle_as(
+        &*storage,
+        charge,
+        finished("greedy", ChatStatus::Completed, 900),
+    )
+    .await;
+    assert_eq!(settled.record.tokens_charged, Tokens::new(300));
+    assert_eq!(balance(&*storage, user.id).await, 700);
+    assert_ledger_consistent(&*storage).await;
+}
+
+/// An interrupted exchange is stored as such with what it cost (here nothing: a full refund),
+/// is not counted as a completed chat, and releases its idempotency key for a retry.
+pub async fn an_interrupted_chat_is_stored_refunded_and_releases_its_key(
+    storage: Arc<dyn Storage>,
+) {
+    let user = create_user(&*storage, "olga", 1000).await;
+    let charge = reserve(&*storage, keyed(user.id, "cut", "fp")).await;
+    let settled = settle_as(
+        &*storage,
+        charge,
+        finished("cut short", ChatStatus::Interrupted, 0),
+    )
+    .await;
+    assert_eq!(
+        (settled.record.status, settled.record.tokens_charged),
+        (ChatStatus::Interrupted, Tokens::ZERO)
+    );
+    assert_eq!(settled.balance, Tokens::new(1000));
+    assert_eq!(balance(&*storage, user.id).await, 1000);
+    assert_eq!(storage.completed_chat_count(user.id).await.unwrap(), 0);
+    assert_eq!(
+        storage.idempotency_key_state(user.id, "cut").await.unwrap(),
+        IdempotencyKeyState::Absent
+    );
+    let listed = storage
+        .list_chats(
+            ports::ChatFilter {
+                user: Some(user.id),
+                ..Default::default()
+            },
+            ports::Window {
+                offset: 0,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1, "the interrupted exchange is stored");
+    assert_eq!(listed.items[0].chat.status, ChatStatus::Interrupted);
+    reserve(&*storage, keyed(user.id, "cut", "fp")).await;
+    assert_ledger_consistent(&*storage).await;
+}
+
+/// Every chat settled through a charge is listed for the audit with what its entries took, which
+/// equals its `tokens_charged`; refunded and pending charges have no chat.
+pub async fn every_settled_chat_matches_its_ledger_entries(storage: Arc<dyn Storage>) {
+    let user = create_user(&*storage, "paul", 4000).await;
+    let mut expected = Vec::new();
+    for (status, reserved, charged) in [
+        (ChatStatus::Completed, 100, 100),
+        (ChatStatus::Completed, 500, 37),
+        (ChatStatus::Interrupted, 100, 0),
+        (ChatStatus::Interrupted, 500, 12),
+    ] {
+        let charge = reserve(&*storage, reservation(user.id, reserved, 60)).await;
+        let settled = settle_as(&*storage, charge, finished("x", status, charged)).await;
+        expected.push((settled.record.id, Tokens::new(charged)));
+    }
+    let refunded = reserve(&*storage, reservation(user.id, 100, 60)).await;
+    storage.refund(refunded, "failed", later(2)).await.unwrap();
+    reserve(&*storage, reservation(user.id, 100, 60)).await;
+    let totals = storage.chat_ledger_totals().await.unwrap();
+    let seen: Vec<_> = totals
+        .iter()
+        .map(|chat| (chat.chat_id, chat.tokens_charged))
+        .collect();
+    assert_eq!(seen, expected);
+    assert!(
+        totals
+            .iter()
+            .all(|chat| chat.ledger_net == chat.tokens_charged && chat.user_id == user.id),
+        "{totals:?}"
+    );
+    assert_eq!(balance(&*storage, user.id).await, 4000 - 149 - 100);
+    assert_ledger_consistent(&*storage).await;
+}
+
+/// The conversation memory is the user's last completed exchanges, oldest first; interrupted
+/// exchanges and other users' chats are left out.
+pub async fn recent_exchanges_are_the_last_completed_ones_oldest_first(storage: Arc<dyn Storage>) {
+    let user = create_user(&*storage, "quinn", 4000).await;
+    let other = create_user(&*storage, "rita", 4000).await;
+    for (i, status) in [
+        ChatStatus::Completed,
+        ChatStatus::Completed,
+        ChatStatus::Completed,
+        ChatStatus::Interrupted,
+        ChatStatus::Completed,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let charge = reserve(&*storage, reservation(user.id, 100, 60)).await;
+        let chat = FinishedChat {
+            at: later(i as i64),
+            ..finished(&format!("m{i}"), status, 0)
+        };
+        settle_as(&*storage, charge, chat).await;
+    }
+    let charge = reserve(&*storage, reservation(other.id, 100, 60)).await;
+    settle(&*storage, charge, "not yours").await;
+    let messages = |records: Vec<ChatRecord>| {
+        records
+            .into_iter()
+            .map(|record| record.message)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        messages(storage.recent_exchanges(user.id, 3).await.unwrap()),
+        vec!["m1", "m2", "m4"]
+    );
+    assert_eq!(
+        messages(storage.recent_exchanges(user.id, 10).await.unwrap()),
+        vec!["m0", "m1", "m2", "m4"]
+    );
+    assert!(
+        storage
+            .recent_exchanges(user.id, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A charge counts as pending from its reservation until it is settled, refunded or swept.
+pub async fn pending_charges_count_what_is_neither_settled_nor_refunded(storage: Arc<dyn Storage>) {
+    let user = create_user(&*storage, "mia", 1000).await;
+    assert_eq!(storage.pending_charges().await.unwrap(), 0);
+    let settled = reserve(&*storage, reservation(user.id, 100, 60)).await;
+    let refunded = reserve(&*storage, reservation(user.id, 100, 60)).await;
+    reserve(&*storage, reservation(user.id, 100, 1)).await;
+    assert_eq!(storage.pending_charges().await.unwrap(), 3);
+    settle(&*storage, settled, "kept").await;
+    assert!(
+        storage
+            .refund(refunded, "responder failed", later(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(storage.pending_charges().await.unwrap(), 1);
+    assert_eq!(storage.refund_expired(later(2)).await.unwrap(), 1);
+    assert_eq!(storage.pending_charges().await.unwrap(), 0);
 }

@@ -1,10 +1,12 @@
 //! What every storage contract test starts from: a fixed time, users, and the ledger invariants.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use domain::{AccountRole, ChatMessage, Tokens, User, UserId, Username, ledger};
+use domain::{
+    AccountRole, ChatMessage, ChatStatus, TokenCounts, Tokens, User, UserId, Username, ledger,
+};
 use ports::{
-    ChargeId, ChatReservation, CreatedUser, LedgerRepository, NewUser, PasswordHash, Reservation,
-    Settlement, Storage, UserRepository,
+    ChargeId, ChatReservation, CreatedUser, FinishedChat, LedgerRepository, NewUser, PasswordHash,
+    Reservation, Settlement, Storage, UserRepository,
 };
 
 /// 2025-01-01T12:00:00Z: the contract's "now".
@@ -36,12 +38,40 @@ pub async fn create_user(storage: &dyn UserRepository, name: &str, grant: i64) -
     }
 }
 
-/// Asserts the ledger invariants for every account: no balance is negative and every balance
-/// equals the sum of its ledger entries (the rules of [`domain::ledger::audit`]).
+/// The answer `"answer"` to `text` by `model-x` (12 prompt and 34 completion tokens), ending
+/// with `status` at `at` and costing `charged`.
+pub fn finished_chat(
+    text: &str,
+    status: ChatStatus,
+    charged: i64,
+    at: DateTime<Utc>,
+) -> FinishedChat {
+    FinishedChat {
+        message: ChatMessage::parse(text).unwrap(),
+        response: "answer".into(),
+        status,
+        charged: Tokens::new(charged),
+        model: "model-x".into(),
+        tokens: TokenCounts {
+            prompt: 12,
+            completion: 34,
+        },
+        at,
+    }
+}
+
+/// Asserts the ledger invariants for every account and chat: no balance is negative, every
+/// balance equals the sum of its ledger entries, and every chat's `tokens_charged` equals what its
+/// charge's entries took (the rules of [`domain::ledger::audit`] and
+/// [`domain::ledger::audit_chat`]).
 pub async fn assert_ledger_consistent(storage: &dyn LedgerRepository) {
     for totals in storage.ledger_totals().await.unwrap() {
         let violations = ledger::audit(totals.balance, totals.entries_sum);
         assert!(violations.is_empty(), "{violations:?} in {totals:?}");
+    }
+    for chat in storage.chat_ledger_totals().await.unwrap() {
+        let violations = ledger::audit_chat(chat.chat_id, chat.tokens_charged, chat.ledger_net);
+        assert!(violations.is_empty(), "{violations:?} in {chat:?}");
     }
 }
 
@@ -56,7 +86,7 @@ pub async fn reserve_at(
     let reserved = storage
         .reserve(ChatReservation {
             user_id: user,
-            price: Tokens::new(price),
+            amount: Tokens::new(price),
             now: at,
             deadline: at + Duration::seconds(60),
             idempotency: None,
@@ -70,29 +100,33 @@ pub async fn reserve_at(
     }
 }
 
-/// Stores the answered chat of a reserved `charge` at `at`; returns its id.
+/// Stores the completed chat of a reserved `charge` at `at`, costing `charged` (the rest of the
+/// reservation is refunded); returns its id.
 pub async fn settle_at(
     storage: &dyn Storage,
     charge: ChargeId,
     text: &str,
+    charged: i64,
     at: DateTime<Utc>,
 ) -> i64 {
-    let message = ChatMessage::parse(text).unwrap();
     match storage
-        .settle(charge, &message, "answer", at)
+        .settle(
+            charge,
+            finished_chat(text, ChatStatus::Completed, charged, at),
+        )
         .await
         .unwrap()
     {
-        Settlement::Settled(record) => record.id,
+        Settlement::Settled(settled) => settled.record.id,
         Settlement::ChargeExpired => panic!("expired"),
     }
 }
 
-/// Stores one chat costing 100 for `user` at `at` through the real charge protocol; returns its
-/// id.
+/// Stores one completed chat costing 100 for `user` at `at` through the real charge protocol;
+/// returns its id.
 pub async fn chat_at(storage: &dyn Storage, user: UserId, text: &str, at: DateTime<Utc>) -> i64 {
     let charge = reserve_at(storage, user, 100, at)
         .await
         .expect("the balance covers the chat");
-    settle_at(storage, charge, text, at).await
+    settle_at(storage, charge, text, 100, at).await
 }

@@ -140,8 +140,8 @@ pub async fn a_statement_window_includes_from_and_excludes_to(storage: Arc<dyn S
 /// One step of a random account history.
 #[derive(Debug, Clone)]
 enum Step {
-    /// A chat answered and stored.
-    Chat { price: i64, at: i64 },
+    /// A chat answered and stored, costing `used` of the `price` it reserved.
+    Chat { price: i64, used: i64, at: i64 },
     /// A chat whose model failed: reserved, then refunded.
     Failed { price: i64, at: i64 },
     /// A chat still waiting for its answer.
@@ -153,7 +153,8 @@ enum Step {
 fn step() -> impl Strategy<Value = Step> {
     let at = 1..10_000i64;
     prop_oneof![
-        (1..400i64, at.clone()).prop_map(|(price, at)| Step::Chat { price, at }),
+        (1..400i64, 0..400i64, at.clone())
+            .prop_map(|(price, used, at)| Step::Chat { price, used, at }),
         (1..400i64, at.clone()).prop_map(|(price, at)| Step::Failed { price, at }),
         (1..400i64, at.clone()).prop_map(|(price, at)| Step::Pending { price, at }),
         (-600..600i64, at)
@@ -167,9 +168,9 @@ fn step() -> impl Strategy<Value = Step> {
 async fn apply(storage: &dyn Storage, user: UserId, admin: UserId, steps: &[Step]) {
     for step in steps {
         match *step {
-            Step::Chat { price, at } => {
+            Step::Chat { price, used, at } => {
                 if let Some(charge) = reserve_at(storage, user, price, later(at)).await {
-                    settle_at(storage, charge, "chat", later(at)).await;
+                    settle_at(storage, charge, "chat", used.min(price), later(at)).await;
                 }
             }
             Step::Failed { price, at } => {

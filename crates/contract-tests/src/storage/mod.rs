@@ -20,7 +20,8 @@ use std::{future::Future, sync::Arc};
 use ports::Storage;
 
 pub use fixtures::{
-    assert_ledger_consistent, chat_at, create_user, later, new_user, noon, reserve_at, settle_at,
+    assert_ledger_consistent, chat_at, create_user, finished_chat, later, new_user, noon,
+    reserve_at, settle_at,
 };
 
 /// Makes the fresh, empty stores the contract runs on: one per contract test.

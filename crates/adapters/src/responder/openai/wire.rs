@@ -127,14 +127,7 @@ pub struct ChunkDelta {
     pub content: Option<String>,
 }
 
-/// `text` without NUL characters: answers are stored as PostgreSQL text, which cannot hold them.
-pub fn without_nul(text: String) -> String {
-    if text.contains('\0') {
-        text.replace('\0', "")
-    } else {
-        text
-    }
-}
+pub use domain::chat::without_nul;
 
 #[cfg(test)]
 mod tests {
@@ -176,11 +169,5 @@ mod tests {
             (&json!(false), &json!(0.5))
         );
         assert!(body.get("stream_options").is_none());
-    }
-
-    #[test]
-    fn nul_characters_are_stripped() {
-        assert_eq!(without_nul("a\0b\0".into()), "ab");
-        assert_eq!(without_nul("plain".into()), "plain");
     }
 }

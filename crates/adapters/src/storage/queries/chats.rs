@@ -7,8 +7,10 @@ macro_rules! chat_queries {
         pub mod chats {
             use chrono::NaiveDateTime;
             use diesel::prelude::*;
-            use domain::{LedgerEntryKind, Tokens, UserId};
-            use ports::{ChargeId, ChatReservation, Reservation, Settlement};
+            use domain::{ChatStatus, LedgerEntryKind, Tokens, UserId};
+            use ports::{
+                ChargeId, ChatReservation, FinishedChat, Reservation, SettledChat, Settlement,
+            };
             use uuid::Uuid;
 
             use crate::storage::{
@@ -78,13 +80,13 @@ macro_rules! chat_queries {
                     }
                 }
 
-                let price = reservation.price.get();
+                let amount = reservation.amount.get();
                 let debited = diesel::update(
                     users::table
                         .filter(users::id.eq(user_id))
-                        .filter(users::tokens.ge(price)),
+                        .filter(users::tokens.ge(amount)),
                 )
-                .set(users::tokens.eq(users::tokens - price))
+                .set(users::tokens.eq(users::tokens - amount))
                 .execute(conn)?;
                 if debited == 0 {
                     let available: Option<i64> = users::table
@@ -107,7 +109,7 @@ macro_rules! chat_queries {
                     .values(NewChargeRow {
                         id: &charge_ref,
                         user_id,
-                        amount: price,
+                        amount,
                         status: charge_status::PENDING,
                         deadline: reservation.deadline.naive_utc(),
                         created_at: now,
@@ -116,7 +118,7 @@ macro_rules! chat_queries {
                 diesel::insert_into(ledger_entries::table)
                     .values(NewLedgerEntry {
                         user_id,
-                        amount: -price,
+                        amount: -amount,
                         kind: LedgerEntryKind::ChatDebit.as_str(),
                         reason: "chat message",
                         reference: Some(&charge_ref),
@@ -139,18 +141,19 @@ macro_rules! chat_queries {
                 Ok(Reservation::Reserved(ChargeId(charge_id)))
             }
 
-            /// Protocol step 3 (success): closes the charge only if still pending, then stores the
-            /// chat and completes the idempotency key, all in one write transaction.
+            /// Protocol step 3 (an answer), in one write transaction: closes the charge only if
+            /// still pending, stores the exchange with what it costs (never more than was
+            /// reserved), records model and token counts on the charge's debit, refunds the rest,
+            /// and completes the idempotency key (or releases it for an interrupted exchange).
             pub fn settle(
                 conn: &mut $conn,
                 charge: ChargeId,
-                message: &str,
-                response: &str,
+                chat: &FinishedChat,
                 at: NaiveDateTime,
             ) -> QueryResult<Settlement> {
                 let charge_ref = charge.0.to_string();
                 conn.write_transaction(|conn| {
-                    let user_id: Option<i64> = diesel::update(
+                    let closed: Option<(i64, i64)> = diesel::update(
                         chat_charges::table
                             .filter(chat_charges::id.eq(&charge_ref))
                             .filter(chat_charges::status.eq(charge_status::PENDING)),
@@ -159,30 +162,85 @@ macro_rules! chat_queries {
                         chat_charges::status.eq(charge_status::SETTLED),
                         chat_charges::closed_at.eq(at),
                     ))
-                    .returning(chat_charges::user_id)
+                    .returning((chat_charges::user_id, chat_charges::amount))
                     .get_result(conn)
                     .optional()?;
-                    let Some(user_id) = user_id else {
+                    let Some((user_id, reserved)) = closed else {
                         return Ok(Settlement::ChargeExpired);
                     };
-                    let chat: ChatRow = diesel::insert_into(chats::table)
+                    let charged = chat.charged.get().clamp(0, reserved);
+                    let chat_row: ChatRow = diesel::insert_into(chats::table)
                         .values(NewChatRow {
                             user_id,
-                            message,
-                            response,
+                            message: chat.message.as_str(),
+                            response: &chat.response,
                             timestamp: at,
+                            status: chat.status.as_str(),
+                            tokens_charged: charged,
                         })
                         .returning(ChatRow::as_returning())
                         .get_result(conn)?;
                     diesel::update(chat_charges::table.filter(chat_charges::id.eq(&charge_ref)))
-                        .set(chat_charges::chat_id.eq(chat.id))
+                        .set(chat_charges::chat_id.eq(chat_row.id))
                         .execute(conn)?;
+                    let count = |tokens: u64| i64::try_from(tokens).unwrap_or(i64::MAX);
                     diesel::update(
-                        idempotency_keys::table.filter(idempotency_keys::charge_id.eq(&charge_ref)),
+                        ledger_entries::table
+                            .filter(ledger_entries::reference.eq(&charge_ref))
+                            .filter(ledger_entries::kind.eq(LedgerEntryKind::ChatDebit.as_str())),
                     )
-                    .set(idempotency_keys::chat_id.eq(chat.id))
+                    .set((
+                        ledger_entries::model.eq(&chat.model),
+                        ledger_entries::prompt_tokens.eq(count(chat.tokens.prompt)),
+                        ledger_entries::completion_tokens.eq(count(chat.tokens.completion)),
+                    ))
                     .execute(conn)?;
-                    Ok(Settlement::Settled(chat.into()))
+                    let unused = reserved - charged;
+                    let balance: i64 = if unused > 0 {
+                        let balance = diesel::update(users::table.find(user_id))
+                            .set(users::tokens.eq(users::tokens + unused))
+                            .returning(users::tokens)
+                            .get_result(conn)?;
+                        diesel::insert_into(ledger_entries::table)
+                            .values(NewLedgerEntry {
+                                user_id,
+                                amount: unused,
+                                kind: LedgerEntryKind::Refund.as_str(),
+                                reason: match chat.status {
+                                    ChatStatus::Completed => "unused part of the reservation",
+                                    ChatStatus::Interrupted => {
+                                        "answer interrupted by the client: unused part of the \
+                                         reservation"
+                                    }
+                                },
+                                reference: Some(&charge_ref),
+                                actor_id: None,
+                                created_at: at,
+                            })
+                            .execute(conn)?;
+                        balance
+                    } else {
+                        users::table
+                            .find(user_id)
+                            .select(users::tokens)
+                            .first(conn)?
+                    };
+                    let key =
+                        idempotency_keys::table.filter(idempotency_keys::charge_id.eq(&charge_ref));
+                    match chat.status {
+                        ChatStatus::Completed => {
+                            diesel::update(key)
+                                .set(idempotency_keys::chat_id.eq(chat_row.id))
+                                .execute(conn)?;
+                        }
+                        ChatStatus::Interrupted => {
+                            diesel::delete(key).execute(conn)?;
+                        }
+                    }
+                    Ok(Settlement::Settled(SettledChat {
+                        record: chat_row.into(),
+                        balance: Tokens::new(balance),
+                    }))
                 })
             }
 
@@ -249,12 +307,30 @@ macro_rules! chat_queries {
                     .load(conn)
             }
 
-            /// How many chats a user has stored.
-            pub fn chat_count(conn: &mut $conn, user_id: UserId) -> QueryResult<i64> {
+            /// How many completed chats a user has stored.
+            pub fn completed_chat_count(conn: &mut $conn, user_id: UserId) -> QueryResult<i64> {
                 chats::table
                     .filter(chats::user_id.eq(user_id.0))
+                    .filter(chats::status.eq(ChatStatus::Completed.as_str()))
                     .count()
                     .get_result(conn)
+            }
+
+            /// A user's last `limit` completed exchanges, oldest first.
+            pub fn recent_exchanges(
+                conn: &mut $conn,
+                user_id: UserId,
+                limit: i64,
+            ) -> QueryResult<Vec<ChatRow>> {
+                let mut newest_first: Vec<ChatRow> = chats::table
+                    .filter(chats::user_id.eq(user_id.0))
+                    .filter(chats::status.eq(ChatStatus::Completed.as_str()))
+                    .order((chats::timestamp.desc(), chats::id.desc()))
+                    .limit(limit)
+                    .select(ChatRow::as_select())
+                    .load(conn)?;
+                newest_first.reverse();
+                Ok(newest_first)
             }
 
             /// Whether the key is still held by a running request: `Some(true)` while in progress,

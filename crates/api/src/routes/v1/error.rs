@@ -5,7 +5,7 @@
 //! (`ApiError::status_and_code`), and the error was logged once, when it became a response.
 
 use actix_web::{
-    Error,
+    Error, HttpResponse,
     body::{EitherBody, MessageBody},
     dev::{ServiceRequest, ServiceResponse},
     http::StatusCode,
@@ -50,6 +50,14 @@ impl OpenAiErrorBody {
     }
 }
 
+impl OpenAiErrorBody {
+    /// The response `error` gets under `/v1/`: this body with the native status and headers.
+    pub fn response(error: &ApiError) -> HttpResponse {
+        let body = serde_json::to_string(&Self::of(error)).unwrap_or_else(|_| String::from("{}"));
+        error.response_with("application/json", body)
+    }
+}
+
 /// OpenAI's error `type` for a status.
 fn error_type(status: StatusCode) -> &'static str {
     match status.as_u16() {
@@ -74,7 +82,7 @@ pub async fn openai_errors(
         .response()
         .error()
         .and_then(|error| error.as_error::<ApiError>())
-        .map(|error| error.response_with("application/json", &OpenAiErrorBody::of(error)));
+        .map(OpenAiErrorBody::response);
     Ok(match reshaped {
         Some(reshaped) => response.into_response(reshaped).map_into_right_body(),
         None => response.map_into_left_body(),

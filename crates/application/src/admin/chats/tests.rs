@@ -49,6 +49,8 @@ fn a_missing_chat_is_not_found() {
                 message: "m".into(),
                 response: "r".into(),
                 timestamp: noon(),
+                status: domain::ChatStatus::Completed,
+                tokens_charged: domain::Tokens::new(100),
             },
             username: "user1".into(),
         }))

@@ -218,6 +218,7 @@ fn the_user_page_shows_ledger_and_chats_or_is_not_found() {
                 kind: LedgerEntryKind::SignupGrant,
                 reason: "sign-up grant".into(),
                 actor: None,
+                usage: None,
                 created_at: noon(),
             }])
         });
