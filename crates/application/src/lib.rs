@@ -38,7 +38,8 @@ pub use prune::PruneSecurityRecords;
 pub use refresh::{RefreshAccess, RefreshedTokens};
 pub use register::Register;
 pub use send_chat::{
-    ChargePolicy, ChatEvent, ClientGone, Conversation, EventSink, SendChat, SendChatCommand,
+    Answered, ChargePolicy, ChatEvent, ChatOptions, ClientGone, Conversation, EventSink, SendChat,
+    SendChatCommand,
 };
 pub use services::{Config, Ports, Services};
 pub use sweep::SweepExpiredCharges;
