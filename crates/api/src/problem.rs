@@ -135,7 +135,7 @@ impl ApiError {
     /// Writes to the log what the client is not told: a bug's cause at `error`; why a token was
     /// refused at `info` (an expired one, routine, at `debug`; another account's, a probe or a
     /// leak, at `warn`). The cause of an outage was logged where storage reported it.
-    fn log(&self) {
+    pub(crate) fn log(&self) {
         match self {
             Self::App(AppError::Internal(reason)) => tracing::error!(%reason, "internal error"),
             Self::App(AppError::TokenInvalid(reason)) => match reason {

@@ -17,7 +17,7 @@ use crate::{AppError, chat_completions, digest::sha256_hex};
 use chrono::{DateTime, Utc};
 use domain::{ChatMessage, ChatStatus, Pricing, TokenCounts, Tokens, User};
 use ports::{
-    ChargeId, ChatMetrics, ChatRecord, ChatRepository, ChatReservation, Clock, CompletionRequest,
+    ChargeId, ChatMetrics, ChatRepository, ChatReservation, Clock, CompletionRequest,
     FinishedChat, IdempotencyKey, IdempotencyKeyState, NoMetrics, PromptMessage, RefundCause,
     Reservation, Responder, ResponderError, SettledChat, Settlement, TokenError,
 };

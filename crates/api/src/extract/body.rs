@@ -12,6 +12,7 @@ use actix_web::{
     http::header,
 };
 use domain::FieldErrors;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::problem::ApiError;
@@ -121,9 +122,19 @@ impl FormOrJson {
         parsed
     }
 
-    /// The raw value of field `name`, for bodies with nested structure (OpenAI's `messages`).
-    pub fn value(&self, name: &str) -> Option<&Value> {
-        self.0.get(name)
+    /// The field `name` read as `T`, nested structure included (OpenAI's `messages`): absent or
+    /// `null` is `None`; a value of another shape records serde's complaint under `name`.
+    pub fn typed<T: DeserializeOwned>(&self, name: &str, errors: &mut FieldErrors) -> Option<T> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => None,
+            Some(value) => match T::deserialize(value) {
+                Ok(read) => Some(read),
+                Err(e) => {
+                    errors.add(name, format!("Invalid value: {e}."));
+                    None
+                }
+            },
+        }
     }
 
     /// Reads `body` as the media type `content_type` names (parameters ignored); what the
@@ -260,6 +271,24 @@ mod tests {
         assert_eq!(names, ["b", "f", "o", "s"]);
         let form = fields("application/x-www-form-urlencoded", "i=12&name=ci").unwrap();
         assert_eq!(form.optional_integer("i", &mut errors), Some(12));
+    }
+
+    #[test]
+    fn typed_fields_read_nested_values_and_name_the_field_they_refuse() {
+        let json = fields(
+            "application/json",
+            r#"{"list": [1, 2], "n": null, "bad": {"a": 1}}"#,
+        )
+        .unwrap();
+        let mut errors = FieldErrors::new();
+        assert_eq!(json.typed::<Vec<u8>>("list", &mut errors), Some(vec![1, 2]));
+        assert_eq!(json.typed::<Vec<u8>>("n", &mut errors), None);
+        assert_eq!(json.typed::<Vec<u8>>("missing", &mut errors), None);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(json.typed::<Vec<u8>>("bad", &mut errors), None);
+        let (field, message) = errors.first_message().unwrap();
+        assert_eq!(field, "bad");
+        assert!(message.contains("invalid type: map"), "{message}");
     }
 
     #[test]

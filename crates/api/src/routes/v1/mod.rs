@@ -3,6 +3,7 @@
 //! access token or an API key), same ledger; errors keep their status and `code` but take
 //! OpenAI's shape (see [`error`]).
 
+mod completions;
 pub mod error;
 mod models;
 
@@ -15,6 +16,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/v1")
             .wrap(from_fn(error::openai_errors))
+            .service(
+                web::resource("/chat/completions")
+                    .route(web::post().to(completions::create))
+                    .default_service(web::to(method_not_allowed)),
+            )
             .service(
                 web::resource("/models")
                     .route(web::get().to(models::list))
