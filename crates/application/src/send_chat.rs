@@ -17,9 +17,9 @@ use crate::{AppError, chat_completions, digest::sha256_hex};
 use chrono::{DateTime, Utc};
 use domain::{ChatMessage, ChatStatus, Pricing, TokenCounts, Tokens, User};
 use ports::{
-    ChargeId, ChatMetrics, ChatRepository, ChatReservation, Clock, CompletionRequest,
-    FinishedChat, IdempotencyKey, IdempotencyKeyState, NoMetrics, PromptMessage, RefundCause,
-    Reservation, Responder, ResponderError, SettledChat, Settlement, TokenError,
+    ChargeId, ChatMetrics, ChatRepository, ChatReservation, Clock, CompletionRequest, FinishedChat,
+    IdempotencyKey, IdempotencyKeyState, NoMetrics, PromptMessage, RefundCause, Reservation,
+    Responder, ResponderError, SettledChat, Settlement, TokenError,
 };
 
 pub use self::{

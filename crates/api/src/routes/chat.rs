@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use application::{
-    AppError, Answered, ChatOptions, SendChat, SendChatCommand, send_chat::invalid_idempotency_key,
+    Answered, AppError, ChatOptions, SendChat, SendChatCommand, send_chat::invalid_idempotency_key,
 };
 use chrono::SecondsFormat;
 use domain::{FieldErrors, Tokens};

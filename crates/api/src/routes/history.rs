@@ -23,6 +23,8 @@ struct ChatView {
     message: String,
     response: String,
     timestamp: String,
+    tokens_charged: i64,
+    status: &'static str,
 }
 
 impl From<ChatRecord> for ChatView {
@@ -32,6 +34,8 @@ impl From<ChatRecord> for ChatView {
             message: chat.message,
             response: chat.response,
             timestamp: rfc3339(chat.timestamp),
+            tokens_charged: chat.tokens_charged.get(),
+            status: chat.status.as_str(),
         }
     }
 }

@@ -111,7 +111,10 @@ impl SendChat {
             }
         };
         let tokens = prompt::counts(&reserved.request, &text, usage);
-        let event = match self.settle(&reserved, text, status, model.clone(), tokens).await {
+        let event = match self
+            .settle(&reserved, text, status, model.clone(), tokens)
+            .await
+        {
             Ok(Settlement::Settled(settled)) => ChatEvent::Done(Answered {
                 settled,
                 model,

@@ -153,8 +153,11 @@ enum Step {
 fn step() -> impl Strategy<Value = Step> {
     let at = 1..10_000i64;
     prop_oneof![
-        (1..400i64, 0..400i64, at.clone())
-            .prop_map(|(price, used, at)| Step::Chat { price, used, at }),
+        (1..400i64, 0..400i64, at.clone()).prop_map(|(price, used, at)| Step::Chat {
+            price,
+            used,
+            at
+        }),
         (1..400i64, at.clone()).prop_map(|(price, at)| Step::Failed { price, at }),
         (1..400i64, at.clone()).prop_map(|(price, at)| Step::Pending { price, at }),
         (-600..600i64, at)

@@ -177,8 +177,8 @@ fn encode(event: ChatEvent, request_id: Option<&RequestId>) -> Bytes {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
     use application::Answered;
+    use chrono::{TimeZone, Utc};
     use domain::{ChatStatus, TokenCounts, Tokens, UserId};
     use futures_util::StreamExt;
     use ports::{ChatRecord, SettledChat};
@@ -198,13 +198,13 @@ mod tests {
         let done = ChatEvent::Done(Answered {
             settled: SettledChat {
                 record: ChatRecord {
-                id: 3,
-                user_id: UserId(1),
-                message: "m".into(),
-                response: "r".into(),
-                timestamp: Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap(),
-                status: ChatStatus::Completed,
-                tokens_charged: Tokens::new(100),
+                    id: 3,
+                    user_id: UserId(1),
+                    message: "m".into(),
+                    response: "r".into(),
+                    timestamp: Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap(),
+                    status: ChatStatus::Completed,
+                    tokens_charged: Tokens::new(100),
                 },
                 balance: Tokens::new(3800),
             },

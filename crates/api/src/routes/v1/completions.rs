@@ -10,7 +10,7 @@ mod chunks;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use application::{
-    AppError, Answered, ChatOptions, SendChat, SendChatCommand,
+    Answered, AppError, ChatOptions, SendChat, SendChatCommand,
     chat_completions::{ClientConversation, ClientMessage},
 };
 use chrono::Utc;
@@ -307,8 +307,8 @@ mod tests {
                 },
             ]
         );
-        let plain = read(r#"{"model": "m", "messages": [{"role": "user", "content": "q"}]}"#)
-            .unwrap();
+        let plain =
+            read(r#"{"model": "m", "messages": [{"role": "user", "content": "q"}]}"#).unwrap();
         assert!(!plain.stream && !plain.stream_options.include_usage);
         assert_eq!((plain.max_tokens, plain.temperature), (None, None));
     }

@@ -137,7 +137,7 @@ impl SseFormat for Chunks {
 
 #[cfg(test)]
 mod tests {
-    use application::{AppError, Answered};
+    use application::{Answered, AppError};
     use chrono::{TimeZone, Utc};
     use domain::{ChatStatus, TokenCounts, Tokens, UserId};
     use ports::{ChatRecord, SettledChat};
@@ -197,7 +197,11 @@ mod tests {
         assert_eq!(started.len(), 1);
         assert_eq!(started[0]["object"], "chat.completion.chunk");
         assert_eq!(
-            (&started[0]["id"], &started[0]["created"], &started[0]["model"]),
+            (
+                &started[0]["id"],
+                &started[0]["created"],
+                &started[0]["model"]
+            ),
             (&json!("chatcmpl-1"), &json!(1_735_732_800), &json!("dummy"))
         );
         assert_eq!(
@@ -229,7 +233,8 @@ mod tests {
 
     #[test]
     fn a_failure_mid_stream_is_one_openai_error_and_no_done() {
-        let failed = payloads(chunks(true).encode(ChatEvent::Failed(AppError::ResponderTimeout), None));
+        let failed =
+            payloads(chunks(true).encode(ChatEvent::Failed(AppError::ResponderTimeout), None));
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0]["error"]["code"], "responder_timeout");
         assert_eq!(failed[0]["error"]["type"], "server_error");
