@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use rstest::rstest;
 use rstest_reuse::apply;
-use serde_json::Value;
+use serde_json::{Value, json};
 use test_support::{Backend, on_every_backend};
 
 use crate::helpers::*;
@@ -61,6 +61,10 @@ async fn history_is_the_callers_own_chats_newest_first_in_linked_pages(backend: 
         for chat in page["results"].as_array().unwrap() {
             assert!(chat["id"].as_i64().is_some() && chat["timestamp"].as_str().is_some());
             assert!(chat["response"].as_str().is_some_and(|r| !r.is_empty()));
+            assert_eq!(
+                (&chat["tokens_charged"], &chat["status"]),
+                (&json!(100), &json!("completed"))
+            );
             messages.push(chat["message"].as_str().unwrap().to_owned());
         }
         match page["next"].as_str() {
