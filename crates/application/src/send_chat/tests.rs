@@ -3,8 +3,8 @@ use std::sync::Mutex;
 use domain::{PricingPolicy, Tokens, UserId};
 use futures_executor::block_on;
 use ports::{
-    ChargeId, Completion, MockChatRepository, MockResponder, PromptMessage, Role, SettledChat,
-    Usage,
+    ChargeId, ChatRecord, Completion, MockChatRepository, MockResponder, PromptMessage, Role,
+    SettledChat, Usage,
 };
 use uuid::Uuid;
 
