@@ -10,7 +10,7 @@ mod log_capture;
 pub mod openapi;
 pub mod ops;
 pub mod problem;
-mod routes;
+pub(crate) mod routes;
 pub mod secret;
 pub mod settings;
 pub mod startup;

@@ -21,7 +21,15 @@ use utoipa::{
 use utoipa_actix_web::AppExt;
 
 pub use self::{resource::ApiResource, serve::Docs};
-use crate::{problem::Problem, routes};
+use crate::{
+    problem::Problem,
+    routes::{self, v1::error::OpenAiErrorBody},
+};
+
+/// The characters Rust's `str::trim` removes (Unicode `White_Space`), as a regular-expression
+/// class: patterns of fields the server trims use it, so they accept exactly what it accepts.
+pub const WHITESPACE: &str =
+    r"[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
 
 /// Name of the security scheme of the seed contract: `Authorization: Token <access_token>`.
 pub const TOKEN_SCHEME: &str = "Token";
@@ -37,11 +45,16 @@ pub const BEARER_SCHEME: &str = "Bearer";
             (RFC 9457) with a stable `code`; every response carries `X-Request-Id`.",
         license(name = "MIT", identifier = "MIT"),
     ),
-    components(schemas(Problem)),
+    components(schemas(Problem, OpenAiErrorBody)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "accounts", description = "Sign-up, login and the tokens that follow."),
         (name = "chat", description = "Chats and the token balance that pays for them."),
+        (name = "api keys", description = "Long-lived keys for programs, managed with a login."),
+        (name = "history", description = "The caller's own chats and ledger."),
+        (name = "openai", description = "The OpenAI-compatible face: OpenAI's shapes, errors \
+            included (`{\"error\": {\"message\", \"type\", \"param\", \"code\"}}`), \
+            billed like `/chatView/`."),
     ),
 )]
 struct ApiDoc;
@@ -56,8 +69,8 @@ impl Modify for SecuritySchemes {
             TOKEN_SCHEME,
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
-                "`Token <access_token>`: the access token `/login/` returned, after the word \
-                 `Token` (the seed contract).",
+                "`Token <access_token>`: the access token `/login/` returned, or an API key \
+                 (`cak_…`), after the word `Token` (the seed contract).",
             ))),
         );
         components.add_security_scheme(

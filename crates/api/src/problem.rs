@@ -45,7 +45,10 @@ pub enum ApiError {
     NotFound,
     /// The route exists with other methods.
     #[error("Method not allowed.")]
-    MethodNotAllowed,
+    MethodNotAllowed {
+        /// The methods it has (`Allow`), when the route knows them.
+        allow: Option<String>,
+    },
     /// A browser form post from another site (see `extract::cross_site`).
     #[error("Cross-site form posts are not accepted.")]
     CrossSiteRequest,
@@ -93,6 +96,10 @@ impl ApiError {
                 AppError::UsernameTaken => &catalogue::USERNAME_TAKEN,
                 AppError::InvalidCredentials => &catalogue::INVALID_CREDENTIALS,
                 AppError::TokenInvalid(_) => &catalogue::TOKEN_INVALID,
+                AppError::LoginRequired => &catalogue::LOGIN_REQUIRED,
+                AppError::NotFound(_) => &catalogue::NOT_FOUND,
+                AppError::TooManyApiKeys { .. } => &catalogue::TOO_MANY_API_KEYS,
+                AppError::ModelNotFound(_) => &catalogue::MODEL_NOT_FOUND,
                 AppError::InsufficientTokens { .. } => &catalogue::INSUFFICIENT_TOKENS,
                 AppError::IdempotencyKeyReused => &catalogue::IDEMPOTENCY_KEY_REUSED,
                 AppError::IdempotencyKeyInProgress => &catalogue::IDEMPOTENCY_KEY_IN_PROGRESS,
@@ -108,14 +115,14 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => &catalogue::UNSUPPORTED_MEDIA_TYPE,
             Self::NotAuthenticated => &catalogue::NOT_AUTHENTICATED,
             Self::NotFound => &catalogue::NOT_FOUND,
-            Self::MethodNotAllowed => &catalogue::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => &catalogue::METHOD_NOT_ALLOWED,
             Self::CrossSiteRequest => &catalogue::CROSS_SITE_REQUEST,
             Self::NotReady(_) => &catalogue::NOT_READY,
         }
     }
 
     /// Status and stable code, the contract clients branch on.
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
         let kind = self.kind();
         (kind.status, kind.code)
     }
@@ -133,7 +140,7 @@ impl ApiError {
         }
     }
 
-    fn field_errors(&self) -> Option<&FieldErrors> {
+    pub(crate) fn field_errors(&self) -> Option<&FieldErrors> {
         match self {
             Self::App(AppError::Validation(errors)) => Some(errors),
             _ => None,
@@ -143,7 +150,7 @@ impl ApiError {
     /// Writes to the log what the client is not told: a bug's cause at `error`; why a token was
     /// refused at `info` (an expired one, routine, at `debug`; another account's, a probe or a
     /// leak, at `warn`). The cause of an outage was logged where storage reported it.
-    fn log(&self) {
+    pub(crate) fn log(&self) {
         match self {
             Self::App(AppError::Internal(reason)) => tracing::error!(%reason, "internal error"),
             Self::App(AppError::TokenInvalid(reason)) => match reason {
@@ -175,7 +182,7 @@ impl ApiError {
 
     /// What the client reads. Validation errors lead with their first field message, as DRF
     /// clients expect one readable line.
-    fn detail(&self) -> String {
+    pub(crate) fn detail(&self) -> String {
         match self.field_errors().and_then(FieldErrors::first_message) {
             Some((field, message)) => format!("{field}: {message}"),
             None => self.to_string(),
@@ -189,15 +196,27 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
         let body = self.problem_json(request_id::current().as_ref());
+        self.response_with("application/problem+json", body)
+    }
+}
+
+impl ApiError {
+    /// The error's status and headers (`Retry-After`, `WWW-Authenticate`, `Allow`) with `body`, a JSON
+    /// document of `content_type`: the one response builder every error format shares, so a
+    /// status or a header never depends on the format.
+    pub(crate) fn response_with(&self, content_type: &str, body: String) -> HttpResponse {
+        let status = self.status_code();
         let mut response = HttpResponse::build(status);
-        response.content_type("application/problem+json");
+        response.content_type(content_type);
         if let Some(seconds) = self.retry_after_secs() {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Token realm=\"api\""));
+        }
+        if let Self::MethodNotAllowed { allow: Some(allow) } = self {
+            response.insert_header((header::ALLOW, allow.as_str()));
         }
         response.body(body)
     }
@@ -229,7 +248,7 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 
 /// Default service of every resource: wrong methods are problem+json 405s.
 pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+    Err(ApiError::MethodNotAllowed { allow: None })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! - [`DieselStorage`]: the ports, each call run on tokio's blocking pool so diesel never blocks the
 //!   request event loop.
 
+mod accounts;
 mod admin;
 mod error;
 mod models;

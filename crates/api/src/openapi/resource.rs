@@ -5,14 +5,19 @@
 use std::{collections::BTreeMap, rc::Rc};
 
 use actix_web::{
-    FromRequest, Handler, HttpResponse, Responder, ResponseError, Route,
+    FromRequest, Handler, HttpResponse, Responder, Route,
     dev::{AppService, HttpServiceFactory},
     http::{Method, header},
     middleware::{Condition, DefaultHeaders},
     web,
 };
 use utoipa::openapi::{
-    RefOr, extensions::ExtensionsBuilder, path::HttpMethod, response::Response, schema::Schema,
+    RefOr, Required, Type,
+    extensions::ExtensionsBuilder,
+    path::HttpMethod,
+    request_body::RequestBody,
+    response::Response,
+    schema::{Schema, SchemaType},
 };
 use utoipa_actix_web::OpenApiFactory;
 
@@ -145,6 +150,9 @@ impl OpenApiFactory for ApiResource {
                 &mut item.trace,
             ];
             for operation in operations.into_iter().flatten() {
+                if let Some(body) = &mut operation.request_body {
+                    absent_rather_than_null(body);
+                }
                 for response in operation.responses.responses.values_mut() {
                     if let RefOr::T(response) = response {
                         spell_links_in_camel_case(response);
@@ -160,13 +168,31 @@ impl OpenApiFactory for ApiResource {
     }
 }
 
-/// A problem+json 405 naming the methods the path has (RFC 9110 requires `Allow`).
-async fn method_not_allowed(allow: String) -> HttpResponse {
-    let mut response = ApiError::MethodNotAllowed.error_response();
-    if let Ok(value) = header::HeaderValue::from_str(&allow) {
-        response.headers_mut().insert(header::ALLOW, value);
+/// A 405 naming the methods the path has (RFC 9110 requires `Allow`), as an [`ApiError`], so a
+/// scope that renders errors its own way (`/v1/`) renders it too.
+async fn method_not_allowed(allow: String) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed { allow: Some(allow) })
+}
+
+/// utoipa marks a body optional by typing it `Option<T>`, which it also writes as "`T` or
+/// `null`"; but an optional body is one that may be left out, and a `null` document is refused
+/// like any other non-object. Each media type of an optional body is described as `T` alone.
+fn absent_rather_than_null(body: &mut RequestBody) {
+    if matches!(body.required, Some(Required::True)) {
+        return;
     }
-    response
+    for content in body.content.values_mut() {
+        let Some(RefOr::T(Schema::OneOf(one_of))) = &mut content.schema else {
+            continue;
+        };
+        let is_null = |item: &RefOr<Schema>| {
+            matches!(item, RefOr::T(Schema::Object(object))
+                if object.schema_type == SchemaType::Type(Type::Null))
+        };
+        if one_of.items.len() == 2 && one_of.items.iter().any(is_null) {
+            content.schema = one_of.items.iter().find(|item| !is_null(item)).cloned();
+        }
+    }
 }
 
 /// utoipa 5 writes a link's fields in snake case (`operation_id`, `request_body`), which no

@@ -64,11 +64,25 @@ pub const CROSS_SITE_REQUEST: ProblemKind = ProblemKind {
     when: "A browser form post from another site.",
 };
 
+/// `login_required` (forbidden).
+pub const LOGIN_REQUIRED: ProblemKind = ProblemKind {
+    status: StatusCode::FORBIDDEN,
+    code: "login_required",
+    when: "An API key used to manage API keys: that takes an access token from `/login/`.",
+};
+
 /// `not_found` (not found).
 pub const NOT_FOUND: ProblemKind = ProblemKind {
     status: StatusCode::NOT_FOUND,
     code: "not_found",
-    when: "No such path.",
+    when: "No such path, a page past the last, or an API key that is not the caller's.",
+};
+
+/// `model_not_found` (not found).
+pub const MODEL_NOT_FOUND: ProblemKind = ProblemKind {
+    status: StatusCode::NOT_FOUND,
+    code: "model_not_found",
+    when: "The model named is not one this server serves (`GET /v1/models` lists them).",
 };
 
 /// `method_not_allowed` (method not allowed).
@@ -83,6 +97,13 @@ pub const IDEMPOTENCY_KEY_IN_PROGRESS: ProblemKind = ProblemKind {
     status: StatusCode::CONFLICT,
     code: "idempotency_key_in_progress",
     when: "The first request with this `Idempotency-Key` is still running; retry later.",
+};
+
+/// `too_many_api_keys` (conflict).
+pub const TOO_MANY_API_KEYS: ProblemKind = ProblemKind {
+    status: StatusCode::CONFLICT,
+    code: "too_many_api_keys",
+    when: "The account already has the most live API keys it may have (20).",
 };
 
 /// `payload_too_large` (payload too large).
@@ -164,9 +185,12 @@ pub const ALL: &[&ProblemKind] = &[
     &TOKEN_INVALID,
     &INSUFFICIENT_TOKENS,
     &CROSS_SITE_REQUEST,
+    &LOGIN_REQUIRED,
     &NOT_FOUND,
+    &MODEL_NOT_FOUND,
     &METHOD_NOT_ALLOWED,
     &IDEMPOTENCY_KEY_IN_PROGRESS,
+    &TOO_MANY_API_KEYS,
     &PAYLOAD_TOO_LARGE,
     &UNSUPPORTED_MEDIA_TYPE,
     &IDEMPOTENCY_KEY_REUSED,
