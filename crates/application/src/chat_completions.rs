@@ -15,7 +15,7 @@ pub const MAX_CONTEXT_MESSAGES: usize = 100;
 pub const MAX_CONTEXT_CHARS: usize = 48_000;
 
 /// Highest sampling temperature accepted (OpenAI's range is 0 to 2).
-pub const MAX_TEMPERATURE: f32 = 2.0;
+pub const MAX_TEMPERATURE: f64 = 2.0;
 
 /// One message as the client sent it, its content already reduced to text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,14 +104,16 @@ pub fn max_answer_tokens(requested: Option<u32>, server_max: u32) -> Result<u32,
     }
 }
 
-/// A sampling temperature from 0 to [`MAX_TEMPERATURE`].
-pub fn temperature(requested: Option<f32>) -> Result<Option<f32>, AppError> {
+/// A sampling temperature from 0 to [`MAX_TEMPERATURE`], checked as the client wrote it (a
+/// value just past 2 must not round into range) and then narrowed to the responder's precision.
+pub fn temperature(requested: Option<f64>) -> Result<Option<f32>, AppError> {
     match requested {
         Some(t) if !(0.0..=MAX_TEMPERATURE).contains(&t) => Err(AppError::invalid_field(
             "temperature",
             format!("Ensure this value is between 0 and {MAX_TEMPERATURE}."),
         )),
-        other => Ok(other),
+        #[allow(clippy::cast_possible_truncation)] // In 0..=2: narrowing only rounds.
+        other => Ok(other.map(|t| t as f32)),
     }
 }
 
@@ -202,7 +204,7 @@ mod tests {
         assert_eq!(temperature(None), Ok(None));
         assert_eq!(temperature(Some(0.0)), Ok(Some(0.0)));
         assert_eq!(temperature(Some(2.0)), Ok(Some(2.0)));
-        for bad in [-0.1, 2.1, f32::NAN] {
+        for bad in [-0.1, 2.1, 2.000_000_000_000_000_4, f64::NAN] {
             assert!(temperature(Some(bad)).is_err(), "{bad}");
         }
     }

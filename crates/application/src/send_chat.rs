@@ -104,7 +104,7 @@ pub struct ChatOptions {
     /// per-token reservation follows the smaller of the two.
     pub max_tokens: Option<u32>,
     /// Sampling temperature, 0 to [`chat_completions::MAX_TEMPERATURE`].
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
 }
 
 /// A stored answer, with what an OpenAI client is told about it.

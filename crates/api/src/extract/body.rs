@@ -112,8 +112,23 @@ impl FormOrJson {
     pub fn optional_integer(&self, name: &str, errors: &mut FieldErrors) -> Option<i64> {
         let parsed = match self.0.get(name)? {
             Value::Null => return None,
-            Value::Number(number) => number.as_i64(),
+            Value::Number(number) => whole(number),
             Value::String(text) => text.trim().parse().ok(),
+            _ => None,
+        };
+        if parsed.is_none() {
+            errors.add(name, "A valid integer is required.");
+        }
+        parsed
+    }
+
+    /// The optional whole-number field `name`: `None` when absent or null; a JSON number with no
+    /// fraction (`7` and `7.0` are one number, as JSON Schema and DRF's `IntegerField` read
+    /// them); anything else (strings, fractions, past `i64`) records an error.
+    pub fn optional_whole_number(&self, name: &str, errors: &mut FieldErrors) -> Option<i64> {
+        let parsed = match self.0.get(name)? {
+            Value::Null => return None,
+            Value::Number(number) => whole(number),
             _ => None,
         };
         if parsed.is_none() {
@@ -174,6 +189,18 @@ impl FormOrJson {
             _ => Err(ApiError::UnsupportedMediaType(essence)),
         }
     }
+}
+
+/// `number` as an `i64` when it is a whole number in range, however it was written (`7`, `7.0`,
+/// `7e0`).
+fn whole(number: &serde_json::Number) -> Option<i64> {
+    // 2^63: the first whole `f64` past `i64::MAX`.
+    const PAST_I64: f64 = 9_223_372_036_854_775_808.0;
+    number.as_i64().or_else(|| {
+        let float = number.as_f64()?;
+        #[allow(clippy::cast_possible_truncation)] // Whole and in range: exact.
+        (float.fract() == 0.0 && (-PAST_I64..PAST_I64).contains(&float)).then(|| float as i64)
+    })
 }
 
 fn json_type_name(value: &Value) -> &'static str {
@@ -467,6 +494,26 @@ mod tests {
                 prop_assert_eq!(read.as_ref(), expected);
             }
         }
+    }
+
+    #[test]
+    fn whole_numbers_are_integers_however_written_and_nothing_else_is() {
+        let body = fields(
+            "application/json",
+            r#"{"a": 7, "b": 7.0, "c": 7e0, "d": 7.5, "e": "7", "f": 1e300, "g": null}"#,
+        )
+        .unwrap();
+        let mut errors = FieldErrors::new();
+        let read: Vec<_> = ["a", "b", "c", "d", "e", "f", "g", "missing"]
+            .into_iter()
+            .map(|name| body.optional_whole_number(name, &mut errors))
+            .collect();
+        assert_eq!(read, [Some(7), Some(7), Some(7), None, None, None, None, None]);
+        let mut refused: Vec<_> = errors.fields().keys().cloned().collect();
+        refused.sort();
+        assert_eq!(refused, ["d", "e", "f"]);
+        assert_eq!(body.optional_integer("b", &mut errors), Some(7));
+        assert_eq!(body.optional_integer("e", &mut errors), Some(7), "digits, as forms send");
     }
 
     #[test]

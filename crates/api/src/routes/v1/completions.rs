@@ -100,7 +100,7 @@ struct CompletionRequestBody {
     max_completion_tokens: Option<u32>,
     /// Sampling temperature.
     #[schema(minimum = 0, maximum = 2)]
-    temperature: Option<f32>,
+    temperature: Option<f64>,
     /// How many answers: only 1.
     #[schema(minimum = 1, maximum = 1)]
     n: Option<u32>,
@@ -120,7 +120,7 @@ pub struct ChatCompletionRequest {
     /// Longest answer, in model tokens (`max_completion_tokens`, OpenAI's newer name, wins).
     pub max_tokens: Option<u32>,
     /// Sampling temperature, 0 to 2.
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
 }
 
 impl ChatCompletionRequest {
@@ -137,10 +137,10 @@ impl ChatCompletionRequest {
         let stream_options = body
             .typed::<StreamOptions>("stream_options", &mut errors)
             .unwrap_or_default();
-        let max_tokens = body.typed::<u32>("max_tokens", &mut errors);
-        let max_completion_tokens = body.typed::<u32>("max_completion_tokens", &mut errors);
-        let temperature = body.typed::<f32>("temperature", &mut errors);
-        if body.typed::<u32>("n", &mut errors).is_some_and(|n| n != 1) {
+        let max_tokens = unsigned(body, "max_tokens", &mut errors);
+        let max_completion_tokens = unsigned(body, "max_completion_tokens", &mut errors);
+        let temperature = body.typed::<f64>("temperature", &mut errors);
+        if unsigned(body, "n", &mut errors).is_some_and(|n| n != 1) {
             errors.add("n", "Only one choice (n = 1) is supported.");
         }
         match (model, messages) {
@@ -173,6 +173,14 @@ impl ChatCompletionRequest {
             })
             .collect()
     }
+}
+
+/// The optional field `name` as a `u32` (a JSON number, `7.0` being `7`).
+fn unsigned(body: &FormOrJson, name: &str, errors: &mut FieldErrors) -> Option<u32> {
+    let number = body.optional_whole_number(name, errors)?;
+    u32::try_from(number)
+        .map_err(|_| errors.add(name, format!("Ensure this value is between 0 and {}.", u32::MAX)))
+        .ok()
 }
 
 /// The text parts of a message joined by newlines; any other kind of part is refused.
