@@ -1,8 +1,9 @@
 //! `POST /v1/chat/completions`: OpenAI's chat-completions API over the native chat protocol. The
 //! request is read here (the fields chat-api uses; any other is ignored), its conversation is
-//! validated by [`ClientConversation`], and the chat runs through the same [`SendChat`] use case
-//! as `/chatView/` — same pricing, reservation, settlement, ledger and `Idempotency-Key` — with
-//! the client's earlier messages as the context instead of the stored history. The answer is
+//! validated by [`ClientConversation`], and the chat runs through the same
+//! [`application::SendChat`] use case as `/chatView/` — same pricing, reservation, settlement,
+//! ledger and `Idempotency-Key` — with the client's earlier messages as the context instead of
+//! the stored history. The answer is
 //! OpenAI's `chat.completion` object, or with `"stream": true` its `chat.completion.chunk` stream
 //! (see [`chunks`]).
 
@@ -10,7 +11,7 @@ mod chunks;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use application::{
-    Answered, AppError, ChatOptions, SendChat, SendChatCommand,
+    Answered, AppError, ChatOptions, SendChatCommand,
     chat_completions::{ClientConversation, ClientMessage},
 };
 use chrono::Utc;
@@ -362,7 +363,7 @@ pub async fn create(
         created: Utc::now().timestamp(),
         model: completion.model,
     };
-    let send_chat: std::sync::Arc<SendChat> = state.send_chat.clone();
+    let send_chat = state.send_chat.clone();
     if completion.stream {
         let format = chunks::Chunks::new(meta, completion.stream_options.include_usage);
         return stream::respond(send_chat, command, &shutdown, format).await;
