@@ -199,7 +199,7 @@ fn whole(number: &serde_json::Number) -> Option<i64> {
     number.as_i64().or_else(|| {
         let float = number.as_f64()?;
         #[allow(clippy::cast_possible_truncation)] // Whole and in range: exact.
-        (float.fract() == 0.0 && (-PAST_I64..PAST_I64).contains(&float)).then(|| float as i64)
+        (float.fract() == 0.0 && (-PAST_I64..PAST_I64).contains(&float)).then_some(float as i64)
     })
 }
 
@@ -508,12 +508,19 @@ mod tests {
             .into_iter()
             .map(|name| body.optional_whole_number(name, &mut errors))
             .collect();
-        assert_eq!(read, [Some(7), Some(7), Some(7), None, None, None, None, None]);
+        assert_eq!(
+            read,
+            [Some(7), Some(7), Some(7), None, None, None, None, None]
+        );
         let mut refused: Vec<_> = errors.fields().keys().cloned().collect();
         refused.sort();
         assert_eq!(refused, ["d", "e", "f"]);
         assert_eq!(body.optional_integer("b", &mut errors), Some(7));
-        assert_eq!(body.optional_integer("e", &mut errors), Some(7), "digits, as forms send");
+        assert_eq!(
+            body.optional_integer("e", &mut errors),
+            Some(7),
+            "digits, as forms send"
+        );
     }
 
     #[test]

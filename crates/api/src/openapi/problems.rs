@@ -70,7 +70,10 @@ pub enum Shape {
 pub fn responses(shape: Shape, kinds: &[&ProblemKind]) -> BTreeMap<String, RefOr<Response>> {
     let mut by_status = BTreeMap::<u16, Vec<&ProblemKind>>::new();
     for kind in kinds {
-        by_status.entry(kind.status.as_u16()).or_default().push(kind);
+        by_status
+            .entry(kind.status.as_u16())
+            .or_default()
+            .push(kind);
     }
     by_status
         .into_iter()
@@ -111,9 +114,10 @@ fn response(shape: Shape, status: u16, kinds: &[&ProblemKind]) -> Response {
             ("application/json", schema)
         }
     };
-    let mut response = ResponseBuilder::new()
-        .description(description)
-        .content(media_type, ContentBuilder::new().schema(Some(schema)).build());
+    let mut response = ResponseBuilder::new().description(description).content(
+        media_type,
+        ContentBuilder::new().schema(Some(schema)).build(),
+    );
     if status == 401 {
         response = response.header(
             "WWW-Authenticate",

@@ -127,7 +127,10 @@ struct CreatedView {
     #[schema(example = "laptop")]
     name: String,
     /// The secret: shown this once, stored only as a hash.
-    #[schema(pattern = "^cak_", example = "cak_Ab3dE6gHiJkLmNoPqRsTuVwXyZ0123456789abcdEf")]
+    #[schema(
+        pattern = "^cak_",
+        example = "cak_Ab3dE6gHiJkLmNoPqRsTuVwXyZ0123456789abcdEf"
+    )]
     key: String,
     #[schema(example = "cak_Ab3dE6gH")]
     prefix: String,

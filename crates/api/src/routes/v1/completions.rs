@@ -180,7 +180,12 @@ impl ChatCompletionRequest {
 fn unsigned(body: &FormOrJson, name: &str, errors: &mut FieldErrors) -> Option<u32> {
     let number = body.optional_whole_number(name, errors)?;
     u32::try_from(number)
-        .map_err(|_| errors.add(name, format!("Ensure this value is between 0 and {}.", u32::MAX)))
+        .map_err(|_| {
+            errors.add(
+                name,
+                format!("Ensure this value is between 0 and {}.", u32::MAX),
+            )
+        })
         .ok()
 }
 
