@@ -246,9 +246,13 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
 
-/// Default service of every resource: wrong methods are problem+json 405s.
-pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed { allow: None })
+/// Default service of the GET-only resources outside the API (the probes, `/metrics`, the
+/// document and its pages): other methods are problem+json 405s with `Allow: GET`. (The API's
+/// own resources name their methods themselves, see `openapi::ApiResource`.)
+pub async fn only_get() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        allow: Some("GET".into()),
+    })
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, http::header, web};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::problem::method_not_allowed;
+use crate::problem::only_get;
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/openapi.json";
@@ -39,7 +39,7 @@ impl Docs {
                             .body(json)
                     }
                 }))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(only_get)),
         );
         cfg.service(
             web::resource(DOCS_PATH)
@@ -48,7 +48,7 @@ impl Docs {
                         .insert_header((header::LOCATION, format!("{DOCS_PATH}/")))
                         .finish()
                 }))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(only_get)),
         );
         cfg.service(
             SwaggerUi::new(format!("{DOCS_PATH}/{{_:.*}}")).config(

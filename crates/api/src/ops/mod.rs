@@ -29,7 +29,7 @@ pub use self::{
     shutdown::Shutdown,
 };
 use crate::{
-    problem::{self, method_not_allowed},
+    problem::{self, only_get},
     settings::{ServerSettings, SettingsError},
 };
 
@@ -116,6 +116,6 @@ fn probe(cfg: &mut web::ServiceConfig, path: &str, route: actix_web::Route) {
         web::resource(path)
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
             .route(route)
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(only_get)),
     );
 }

@@ -274,6 +274,21 @@ async fn the_document_and_the_docs_are_served_without_the_network(backend: Backe
         serde_json::json!(["insufficient_tokens"])
     );
 
+    for (path, allow) in [
+        ("/openapi.json", "GET"),
+        ("/token_balance/", "GET"),
+        ("/api-keys/", "POST, GET"),
+    ] {
+        let response = app.client.put(app.url(path)).send().await.unwrap();
+        assert_eq!(response.headers()["allow"], allow, "{path}");
+        assert_problem(
+            response,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        )
+        .await;
+    }
+
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
