@@ -7,6 +7,7 @@
 //!   request event loop.
 
 mod admin;
+mod cached;
 mod error;
 mod models;
 pub mod pool;
