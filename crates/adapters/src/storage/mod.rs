@@ -145,6 +145,16 @@ impl DieselStorage {
         }
     }
 
+    /// Waits until every write queued before this call has committed or failed. On SQLite the
+    /// writer runs its queue in order, so an empty operation queued now is answered after all of
+    /// them; PostgreSQL writes commit before their call returns, so there is nothing to wait for.
+    pub async fn flush(&self) -> Result<(), StorageError> {
+        match &self.db {
+            Database::Sqlite(sqlite) => sqlite.writer.run(Box::new(|_| Ok(()))).await,
+            Database::Postgres(_) => Ok(()),
+        }
+    }
+
     /// The underlying pool, for migrations and health checks.
     pub fn database(&self) -> &Database {
         &self.db
