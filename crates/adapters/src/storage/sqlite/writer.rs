@@ -6,10 +6,10 @@
 //! rewrote the pages it shared with the others. Here every write goes through a bounded queue to
 //! one thread, which:
 //!
-//! 1. takes what is queued (at most [`MAX_BATCH`] operations) and opens one `BEGIN IMMEDIATE`
-//!    transaction;
-//! 2. runs each operation in a savepoint of its own: an operation that fails is rolled back to its
-//!    savepoint alone and its caller gets its error, while the others go on;
+//! 1. takes the first queued operation and opens one `BEGIN IMMEDIATE` transaction;
+//! 2. runs each operation in a savepoint of its own, taking the next queued one until the queue is
+//!    empty or [`MAX_BATCH`] ran: an operation that fails is rolled back to its savepoint alone and
+//!    its caller gets its error, while the others go on;
 //! 3. commits once, and only then answers each caller: an operation is never reported done before
 //!    its commit returned.
 //!
@@ -236,16 +236,10 @@ fn serve(
     state: &WriterState,
 ) {
     while let Ok(first) = operations.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match operations.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
-        }
-        state.queued.fetch_sub(batch.len(), Ordering::Relaxed);
+        state.queued.fetch_sub(1, Ordering::Relaxed);
         state.busy.store(true, Ordering::Relaxed);
-        let failed = commit(&mut conn, &mut batch).err();
+        let mut batch = vec![first];
+        let failed = commit(&mut conn, &mut batch, operations, state).err();
         state.batches.fetch_add(1, Ordering::Relaxed);
         for operation in batch {
             operation.answer(failed.as_ref());
@@ -274,16 +268,33 @@ impl From<diesel::result::Error> for BatchFailed {
     }
 }
 
-/// Runs every operation of `batch` in one write transaction and commits it.
+/// Runs the operations of `batch`, and those queued meanwhile, in one write transaction, and
+/// commits it once the queue is empty (or the batch full). Taking what arrived while the batch
+/// ran, rather than only what was queued when it began, is what makes batches grow under load
+/// without delaying any commit on purpose.
 fn commit(
     conn: &mut SqliteConnection,
-    batch: &mut [Box<dyn Operation>],
+    batch: &mut Vec<Box<dyn Operation>>,
+    operations: &Receiver<Box<dyn Operation>>,
+    state: &WriterState,
 ) -> Result<(), StorageError> {
     let committed = conn.immediate_transaction(|conn| {
-        for operation in batch.iter_mut() {
-            if let Some(doom) = operation.run(conn) {
+        let mut next = 0;
+        loop {
+            if next == batch.len() {
+                if batch.len() >= MAX_BATCH {
+                    break;
+                }
+                let Ok(queued) = operations.try_recv() else {
+                    break;
+                };
+                state.queued.fetch_sub(1, Ordering::Relaxed);
+                batch.push(queued);
+            }
+            if let Some(doom) = batch[next].run(conn) {
                 return Err(BatchFailed::Doomed(doom));
             }
+            next += 1;
         }
         fail::fail_point!("storage::writer::before_commit", |_| {
             // A crash after the batch ran and before it committed, for the crash test.

@@ -1,7 +1,8 @@
 //! The writer's guarantees, on a real SQLite file: operations of one batch commit together, each
 //! in its own savepoint; a failure dooms only its own operation unless it is an outage; a full
-//! queue refuses at once. A gate operation holds the writer busy while the test queues the
-//! operations it wants in the next batch, so batching is decided by the test, not by timing.
+//! queue refuses at once. A gate operation holds the writer busy inside a batch while the test
+//! queues the operations it wants in that batch (the writer takes what is queued before it
+//! commits), so batching is decided by the test, not by timing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::mpsc;
@@ -73,9 +74,14 @@ fn insert_then_fail(id: i64, error: StorageError) -> Work<()> {
     })
 }
 
-/// Occupies the writer until released: returns once the writer runs the gate (its batch holds
-/// nothing else), and the sender that lets it finish.
-async fn hold(writer: &Writer) -> (mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+/// Occupies the writer until released: returns once the writer runs the gate, the first operation
+/// of a batch, with the sender that lets it finish and the gate's own answer.
+async fn hold(
+    writer: &Writer,
+) -> (
+    mpsc::Sender<()>,
+    tokio::task::JoinHandle<Result<(), StorageError>>,
+) {
     let (started_tx, started) = tokio::sync::oneshot::channel();
     let (release, released) = mpsc::channel::<()>();
     let gate = writer.run(Box::new(move |_conn| {
@@ -83,7 +89,7 @@ async fn hold(writer: &Writer) -> (mpsc::Sender<()>, tokio::task::JoinHandle<()>
         released.recv().unwrap();
         Ok(())
     }));
-    let gate = tokio::spawn(async move { gate.await.unwrap() });
+    let gate = tokio::spawn(gate);
     started.await.unwrap();
     (release, gate)
 }
@@ -102,7 +108,7 @@ async fn a_failed_operation_inside_a_batch_leaves_the_others_committed() {
     ));
     let last = writer.run(insert(3));
     release.send(()).unwrap();
-    gate.await.unwrap();
+    assert_eq!(gate.await.unwrap(), Ok(()));
 
     assert_eq!(first.await, Ok(()));
     assert_eq!(
@@ -113,8 +119,8 @@ async fn a_failed_operation_inside_a_batch_leaves_the_others_committed() {
     assert_eq!(last.await, Ok(()));
     assert_eq!(
         writer.batches(),
-        before + 2,
-        "the gate's batch, then one batch for all three"
+        before + 1,
+        "the gate and all three in one batch"
     );
     assert_eq!(
         fixture.ids(),
@@ -137,7 +143,7 @@ async fn a_panicking_operation_is_internal_and_dooms_no_other() {
     }));
     let last = writer.run(insert(3));
     release.send(()).unwrap();
-    gate.await.unwrap();
+    assert_eq!(gate.await.unwrap(), Ok(()));
 
     assert_eq!(first.await, Ok(()));
     assert_eq!(
@@ -160,24 +166,25 @@ async fn an_outage_inside_a_batch_rolls_the_whole_batch_back_and_says_so_to_ever
     let outage = StorageError::Unavailable("disk I/O error".into());
     let first = writer.run(insert(1));
     let failing = writer.run(insert_then_fail(2, outage.clone()));
-    let never_run = writer.run(insert(3));
+    let behind = writer.run(insert(3));
     release.send(()).unwrap();
-    gate.await.unwrap();
-
+    assert_eq!(
+        gate.await.unwrap(),
+        Err(outage.clone()),
+        "its batch did not commit"
+    );
     assert_eq!(
         first.await,
         Err(outage.clone()),
         "not committed, so not done"
     );
-    assert_eq!(failing.await, Err(outage.clone()));
-    assert_eq!(never_run.await, Err(outage));
-    assert_eq!(fixture.ids(), Vec::<i64>::new());
+    assert_eq!(failing.await, Err(outage));
     assert_eq!(
-        writer.run(insert(4)).await,
+        behind.await,
         Ok(()),
-        "the next batch commits"
+        "an operation the doomed batch had not taken yet runs in the next batch"
     );
-    assert_eq!(fixture.ids(), vec![4]);
+    assert_eq!(fixture.ids(), vec![3]);
 }
 
 #[tokio::test]
@@ -201,7 +208,7 @@ async fn a_full_queue_refuses_at_once_as_unavailable_instead_of_growing() {
         "the refused operation is not queued"
     );
     release.send(()).unwrap();
-    gate.await.unwrap();
+    assert_eq!(gate.await.unwrap(), Ok(()));
 
     for operation in queued {
         assert_eq!(operation.await, Ok(()));
