@@ -3,9 +3,9 @@
 --
 --   wrk -t2 -c64 -d10s -s scripts/bench.lua http://127.0.0.1:PORT -- ROW USERS_FILE PREFIX
 --
--- ROW is one of: baseline, balance, chat, chat-hot, login, register.
--- USERS_FILE has one "username password access_token" line per user (not read for baseline and
--- register). PREFIX makes register's usernames unique to this run.
+-- ROW is one of: baseline, balance, balance-key, chat, chat-hot, login, register.
+-- USERS_FILE has one "username password access_token api_key" line per user (not read for
+-- baseline and register). PREFIX makes register's usernames unique to this run.
 --
 -- wrk runs one Lua state per thread plus one for setup() and done(): globals set in request() or
 -- response() live in their thread's state only. setup() keeps every thread handle so that done()
@@ -29,9 +29,9 @@ statuses = {}
 local function read_users(path)
   local users = {}
   for line in io.lines(path) do
-    local name, password, token = line:match("^(%S+) (%S+) (%S+)$")
+    local name, password, token, key = line:match("^(%S+) (%S+) (%S+) (%S+)$")
     if name then
-      table.insert(users, { name = name, password = password, token = token })
+      table.insert(users, { name = name, password = password, token = token, key = key })
     end
   end
   assert(#users > 0, "no users in " .. path)
@@ -50,6 +50,13 @@ local builders = {
     local list = {}
     for _, user in ipairs(users) do
       table.insert(list, wrk.format("GET", "/token_balance/", authorized(user.token)))
+    end
+    return list
+  end,
+  ["balance-key"] = function(users)
+    local list = {}
+    for _, user in ipairs(users) do
+      table.insert(list, wrk.format("GET", "/token_balance/", authorized(user.key)))
     end
     return list
   end,

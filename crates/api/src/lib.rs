@@ -9,7 +9,7 @@ pub mod extract;
 mod log_capture;
 pub mod ops;
 pub mod problem;
-mod routes;
+pub(crate) mod routes;
 pub mod secret;
 pub mod settings;
 pub mod startup;

@@ -68,13 +68,17 @@ struct Problem<'a> {
 
 impl ApiError {
     /// Status and stable code, the contract clients branch on.
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::App(error) => match error {
                 AppError::Validation(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
                 AppError::UsernameTaken => (StatusCode::BAD_REQUEST, "username_taken"),
                 AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
                 AppError::TokenInvalid(_) => (StatusCode::UNAUTHORIZED, "token_invalid"),
+                AppError::LoginRequired => (StatusCode::FORBIDDEN, "login_required"),
+                AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                AppError::TooManyApiKeys { .. } => (StatusCode::CONFLICT, "too_many_api_keys"),
+                AppError::ModelNotFound(_) => (StatusCode::NOT_FOUND, "model_not_found"),
                 AppError::InsufficientTokens { .. } => {
                     (StatusCode::PAYMENT_REQUIRED, "insufficient_tokens")
                 }
@@ -121,7 +125,7 @@ impl ApiError {
         }
     }
 
-    fn field_errors(&self) -> Option<&FieldErrors> {
+    pub(crate) fn field_errors(&self) -> Option<&FieldErrors> {
         match self {
             Self::App(AppError::Validation(errors)) => Some(errors),
             _ => None,
@@ -131,7 +135,7 @@ impl ApiError {
     /// Writes to the log what the client is not told: a bug's cause at `error`; why a token was
     /// refused at `info` (an expired one, routine, at `debug`; another account's, a probe or a
     /// leak, at `warn`). The cause of an outage was logged where storage reported it.
-    fn log(&self) {
+    pub(crate) fn log(&self) {
         match self {
             Self::App(AppError::Internal(reason)) => tracing::error!(%reason, "internal error"),
             Self::App(AppError::TokenInvalid(reason)) => match reason {
@@ -163,7 +167,7 @@ impl ApiError {
 
     /// What the client reads. Validation errors lead with their first field message, as DRF
     /// clients expect one readable line.
-    fn detail(&self) -> String {
+    pub(crate) fn detail(&self) -> String {
         match self.field_errors().and_then(FieldErrors::first_message) {
             Some((field, message)) => format!("{field}: {message}"),
             None => self.to_string(),
@@ -177,10 +181,19 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
         let body = self.problem_json(request_id::current().as_ref());
+        self.response_with("application/problem+json", body)
+    }
+}
+
+impl ApiError {
+    /// The error's status and headers (`Retry-After`, `WWW-Authenticate`) with `body`, a JSON
+    /// document of `content_type`: the one response builder every error format shares, so a
+    /// status or a header never depends on the format.
+    pub(crate) fn response_with(&self, content_type: &str, body: String) -> HttpResponse {
+        let status = self.status_code();
         let mut response = HttpResponse::build(status);
-        response.content_type("application/problem+json");
+        response.content_type(content_type);
         if let Some(seconds) = self.retry_after_secs() {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }

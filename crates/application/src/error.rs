@@ -19,6 +19,22 @@ pub enum AppError {
     /// The token is unusable, or its user no longer exists or is inactive.
     #[error("Given token not valid for any token type")]
     TokenInvalid(TokenError),
+    /// The credential is valid but not enough for this request: key management needs a login
+    /// (an access token), so a leaked API key cannot mint, list or revoke keys.
+    #[error("API keys cannot manage API keys; use an access token from /login/ for this request.")]
+    LoginRequired,
+    /// What was asked for does not exist, or is not the caller's; the text says what.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// The account already holds the most live API keys it may.
+    #[error("At most {limit} live API keys per account; revoke one before creating another.")]
+    TooManyApiKeys {
+        /// The limit.
+        limit: u32,
+    },
+    /// A request named a model this server does not serve.
+    #[error("The model `{0}` does not exist or you do not have access to it.")]
+    ModelNotFound(String),
     /// The balance does not cover the price.
     #[error("Insufficient tokens: {needed} needed, {available} left")]
     InsufficientTokens {

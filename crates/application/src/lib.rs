@@ -6,13 +6,18 @@
 //! tests.
 
 pub mod admin;
+pub mod api_keys;
 pub mod audit;
 pub mod authenticate;
+pub mod chat_completions;
 mod credentials;
 mod digest;
 pub mod error;
+pub mod history;
 pub mod login;
 pub mod logout;
+pub mod models;
+pub mod pagination;
 pub mod prune;
 pub mod refresh;
 pub mod register;
@@ -21,16 +26,20 @@ pub mod services;
 pub mod sweep;
 pub mod throttle;
 
+pub use api_keys::{ApiKeys, IssuedApiKey};
 pub use audit::{AccountViolation, AuditLedger, LedgerReport};
-pub use authenticate::Authenticate;
+pub use authenticate::{Authenticate, Caller, Credential};
 pub use error::AppError;
+pub use history::{History, Statement, StatementRequest};
 pub use login::{Login, LoginTokens};
 pub use logout::Logout;
+pub use models::{Models, ServedModel};
 pub use prune::PruneSecurityRecords;
 pub use refresh::{RefreshAccess, RefreshedTokens};
 pub use register::Register;
 pub use send_chat::{
-    ChargePolicy, ChatEvent, ClientGone, Conversation, EventSink, SendChat, SendChatCommand,
+    Answered, ChargePolicy, ChatEvent, ChatOptions, ClientGone, Conversation, EventSink, SendChat,
+    SendChatCommand,
 };
 pub use services::{Config, Ports, Services};
 pub use sweep::SweepExpiredCharges;

@@ -161,6 +161,7 @@ mod tests {
             .returning(|_| Ok(Some(user(1, 0))));
         let auth = Arc::new(Authenticate::new(
             Arc::new(users),
+            Arc::new(ports::MockApiKeyRepository::new()),
             tokens.clone(),
             fixed_clock(),
         ));

@@ -1,9 +1,10 @@
-//! `/chatView/`: one paid chat turn, following the charge protocol in `ports::chats`, answered
-//! whole ([`SendChat::execute`]) or streamed piece by piece ([`SendChat::stream`]).
+//! `/chatView/` and `/v1/chat/completions`: one paid chat turn, following the charge protocol in
+//! `ports::chats`, answered whole ([`SendChat::execute`]) or streamed piece by piece
+//! ([`SendChat::stream`]).
 //!
 //! Both start the same way ([`SendChat::begin`]): validate, build the prompt (system prompt, the
-//! user's last exchanges, the new message), reserve the most the answer may cost under the pricing
-//! policy, and only then ask the model. Both end the same way: the answer's actual price settled
+//! user's last exchanges or the client's own earlier messages, the new message), reserve the most
+//! the answer may cost under the pricing policy, and only then ask the model. Both end the same way: the answer's actual price settled
 //! and the rest refunded in one transaction, or, when the model fails, everything refunded.
 
 mod prompt;
@@ -12,13 +13,13 @@ mod waiters;
 
 use std::{sync::Arc, time::Duration};
 
-use crate::{AppError, digest::sha256_hex};
+use crate::{AppError, chat_completions, digest::sha256_hex};
 use chrono::{DateTime, Utc};
 use domain::{ChatMessage, ChatStatus, Pricing, TokenCounts, Tokens, User};
 use ports::{
-    ChargeId, ChatMetrics, ChatRecord, ChatRepository, ChatReservation, Clock, CompletionRequest,
-    FinishedChat, IdempotencyKey, IdempotencyKeyState, NoMetrics, RefundCause, Reservation,
-    Responder, ResponderError, Settlement, TokenError,
+    ChargeId, ChatMetrics, ChatRepository, ChatReservation, Clock, CompletionRequest, FinishedChat,
+    IdempotencyKey, IdempotencyKeyState, NoMetrics, PromptMessage, RefundCause, Reservation,
+    Responder, ResponderError, SettledChat, Settlement, TokenError,
 };
 
 pub use self::{
@@ -87,6 +88,36 @@ pub struct SendChatCommand {
     pub message: String,
     /// The `Idempotency-Key` header, if any.
     pub idempotency_key: Option<String>,
+    /// How the request departs from `/chatView/`'s defaults.
+    pub options: ChatOptions,
+}
+
+/// What an OpenAI-style client may choose beyond its message; the default is `/chatView/`'s
+/// behaviour.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatOptions {
+    /// The client's own earlier messages (already bounded, see
+    /// [`chat_completions::ClientConversation`]), sent after the system prompt instead of the
+    /// user's stored exchanges: the client owns its context. `None` sends the stored ones.
+    pub client_context: Option<Vec<PromptMessage>>,
+    /// Longest answer the client wants, in model tokens; the server's limit caps it, and the
+    /// per-token reservation follows the smaller of the two.
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature, 0 to [`chat_completions::MAX_TEMPERATURE`].
+    pub temperature: Option<f32>,
+}
+
+/// A stored answer, with what an OpenAI client is told about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    /// The stored exchange and the balance it left (for a replay: the balance at the retry).
+    pub settled: SettledChat,
+    /// The model that answered, as the upstream named it (for a replay: the served model).
+    pub model: String,
+    /// The token counts the charge was computed from: the upstream's usage, or the server's
+    /// approximation when it reported none (for a replay: the approximation of the stored
+    /// exchange, since the original counts are not kept with it).
+    pub tokens: TokenCounts,
 }
 
 /// A chat whose charge is reserved, ready to ask the model.
@@ -100,7 +131,7 @@ struct Reserved {
 /// How [`SendChat::begin`] ended.
 enum Begun {
     /// The idempotency key already produced this stored exchange; nothing was charged.
-    Replay(ChatRecord),
+    Replay(Answered),
     /// The charge is reserved; the model may be asked.
     Reserved(Reserved),
 }
@@ -148,9 +179,9 @@ impl SendChat {
     /// duplicate waits for the first request and replays its answer, unless
     /// [`MAX_WAITERS_PER_KEY`] requests already wait on that key in this process: then it is
     /// refused at once (`IdempotencyKeyInProgress`).
-    pub async fn execute(&self, command: SendChatCommand) -> Result<ChatRecord, AppError> {
+    pub async fn execute(&self, command: SendChatCommand) -> Result<Answered, AppError> {
         let reserved = match self.begin(command).await? {
-            Begun::Replay(record) => return Ok(record),
+            Begun::Replay(answered) => return Ok(answered),
             Begun::Reserved(reserved) => reserved,
         };
         match self.responder.complete(reserved.request.clone()).await {
@@ -162,12 +193,16 @@ impl SendChat {
                         &reserved,
                         text,
                         ChatStatus::Completed,
-                        completion.model,
+                        completion.model.clone(),
                         tokens,
                     )
                     .await?;
                 match settled {
-                    Settlement::Settled(settled) => Ok(settled.record),
+                    Settlement::Settled(settled) => Ok(Answered {
+                        settled,
+                        model: completion.model,
+                        tokens,
+                    }),
                     Settlement::ChargeExpired => Err(AppError::ResponderTimeout),
                 }
             }
@@ -181,13 +216,24 @@ impl SendChat {
         let message = ChatMessage::parse(&command.message)
             .map_err(|e| AppError::invalid_field("message", e.message))?;
         let idempotency_key = command.idempotency_key.map(validate_key).transpose()?;
-        let context = match self.conversation.context_messages {
-            0 => Vec::new(),
-            k => self.chats.recent_exchanges(command.user.id, k).await?,
+        let options = command.options;
+        let max_tokens =
+            chat_completions::max_answer_tokens(options.max_tokens, self.policy.max_answer_tokens)?;
+        let temperature = chat_completions::temperature(options.temperature)?;
+        let request_fingerprint = fingerprint(&message, options.client_context.as_deref());
+        let mut request = match options.client_context {
+            Some(earlier) => self
+                .conversation
+                .request_after(earlier, &message, max_tokens),
+            None => {
+                let context = match self.conversation.context_messages {
+                    0 => Vec::new(),
+                    k => self.chats.recent_exchanges(command.user.id, k).await?,
+                };
+                self.conversation.request(&context, &message, max_tokens)
+            }
         };
-        let request = self
-            .conversation
-            .request(&context, &message, self.policy.max_answer_tokens);
+        request.temperature = temperature;
         let amount = self
             .policy
             .pricing
@@ -203,13 +249,23 @@ impl SendChat {
                 deadline: now + self.policy.pending_lifetime(),
                 idempotency: idempotency_key.as_ref().map(|key| IdempotencyKey {
                     key: key.clone(),
-                    request_fingerprint: fingerprint(&message),
+                    request_fingerprint: request_fingerprint.clone(),
                     not_before: now - IDEMPOTENCY_KEY_LIFETIME,
                 }),
             };
             match self.chats.reserve(reservation).await? {
                 Reservation::Reserved(charge) => break charge,
-                Reservation::Replay(record) => return Ok(Begun::Replay(record)),
+                Reservation::Replay(record) => {
+                    let tokens = prompt::counts(&request, &record.response, None);
+                    return Ok(Begun::Replay(Answered {
+                        settled: SettledChat {
+                            record,
+                            balance: command.user.tokens,
+                        },
+                        model: self.responder.model(),
+                        tokens,
+                    }));
+                }
                 Reservation::InsufficientTokens { available } => {
                     self.metrics.insufficient_tokens();
                     return Err(AppError::InsufficientTokens {
@@ -341,9 +397,22 @@ fn validate_key(key: String) -> Result<String, AppError> {
     }
 }
 
-/// What makes two requests "the same" for idempotency: the validated message.
-fn fingerprint(message: &ChatMessage) -> String {
-    sha256_hex(message.as_str().as_bytes())
+/// What makes two requests "the same" for idempotency: the validated message and, when the
+/// client sends its own context, every earlier message with its role (NUL, which no text may
+/// hold, separates them). Answer length and temperature are not part of it.
+fn fingerprint(message: &ChatMessage, client_context: Option<&[PromptMessage]>) -> String {
+    let Some(earlier) = client_context else {
+        return sha256_hex(message.as_str().as_bytes());
+    };
+    let mut text = String::new();
+    for prompt in earlier {
+        text.push_str(prompt.role.as_str());
+        text.push('\0');
+        text.push_str(&prompt.content);
+        text.push('\0');
+    }
+    text.push_str(message.as_str());
+    sha256_hex(text.as_bytes())
 }
 
 #[cfg(test)]

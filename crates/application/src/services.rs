@@ -7,9 +7,9 @@ use std::{sync::Arc, time::Duration};
 use ports::{ChatMetrics, Clock, PasswordHasher, Responder, SecretGenerator, Storage, TokenIssuer};
 
 use crate::{
-    AuditLedger, Authenticate, ChargePolicy, Conversation, Login, LoginLimits, LoginThrottle,
-    Logout, PruneSecurityRecords, RateLimit, RefreshAccess, Register, SendChat, SignupThrottle,
-    SweepExpiredCharges,
+    ApiKeys, AuditLedger, Authenticate, ChargePolicy, Conversation, History, Login, LoginLimits,
+    LoginThrottle, Logout, Models, PruneSecurityRecords, RateLimit, RefreshAccess, Register,
+    SendChat, SignupThrottle, SweepExpiredCharges,
     admin::{AdminAuth, AdminChats, AdminServices, AdminUsers, Dashboard},
 };
 
@@ -61,6 +61,12 @@ pub struct Services {
     pub refresh: RefreshAccess,
     /// Refresh-token revocation.
     pub logout: Logout,
+    /// A user's own API keys.
+    pub api_keys: ApiKeys,
+    /// A user's own chats and statement.
+    pub history: History,
+    /// The models on offer (`/v1/models`).
+    pub models: Models,
     /// Paid chat turns (shared with the task each chat runs on).
     pub send_chat: Arc<SendChat>,
     /// Refunds charges a crash left pending (run periodically).
@@ -97,6 +103,7 @@ impl Services {
             SignupThrottle::new(storage.clone(), clock.clone(), config.signup_limit);
         let authenticate = Arc::new(Authenticate::new(
             storage.clone(),
+            storage.clone(),
             tokens.clone(),
             clock.clone(),
         ));
@@ -126,6 +133,9 @@ impl Services {
             ),
             logout: Logout::new(tokens, storage.clone(), clock.clone()),
             authenticate,
+            api_keys: ApiKeys::new(storage.clone(), secrets.clone(), clock.clone()),
+            history: History::new(storage.clone(), clock.clone()),
+            models: Models::new(responder.clone(), &*clock),
             send_chat: Arc::new(
                 SendChat::new(
                     storage.clone(),
@@ -157,6 +167,7 @@ impl Services {
                     config.admin_session_ttl,
                 ),
                 users: AdminUsers::new(
+                    storage.clone(),
                     storage.clone(),
                     storage.clone(),
                     hasher,

@@ -24,7 +24,8 @@ pub mod storage;
 
 /// One `#[tokio::test]` per storage contract function, each on a fresh store from `$factory` (an
 /// expression whose value implements [`storage::StorageFactory`]), grouped in one module per
-/// port family: `users::…`, `chats::…`, `security::…`, `admin::…`, `settings::…`. Call it inside
+/// port family: `users::…`, `chats::…`, `security::…`, `admin::…`, `settings::…`,
+/// `api_keys::…`, `history::…`. Call it inside
 /// a module named after the adapter (`mod sqlite { … }`) so test names say which one ran.
 ///
 /// The body lists names only; the checks are the functions in [`storage`].
@@ -86,6 +87,19 @@ macro_rules! storage_tests {
             }
             settings {
                 a_setting_keeps_its_first_value,
+            }
+            api_keys {
+                a_key_is_found_by_its_hash_with_its_account,
+                keys_are_listed_newest_first_and_only_their_owners,
+                a_key_is_revoked_only_by_its_owner,
+                the_live_key_limit_counts_only_unexpired_keys,
+                concurrent_creations_never_exceed_the_live_limit,
+                last_use_is_written_only_when_stale,
+            }
+            history {
+                chat_history_is_newest_first_paged_and_only_the_users,
+                a_statement_window_includes_from_and_excludes_to,
+                statements_add_up_over_random_histories,
             }
         }
     };
@@ -184,6 +198,8 @@ mod tests {
             ("security", include_str!("storage/security.rs")),
             ("admin", include_str!("storage/admin.rs")),
             ("settings", include_str!("storage/settings.rs")),
+            ("api_keys", include_str!("storage/api_keys.rs")),
+            ("history", include_str!("storage/history.rs")),
         ];
         assert_every_function_listed("storage_tests", &modules, include_str!("storage/mod.rs"));
     }

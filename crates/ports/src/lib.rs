@@ -6,10 +6,12 @@
 //! every trait gets a `Mock*` twin from mockall.
 
 pub mod admin;
+pub mod api_keys;
 pub mod chats;
 pub mod clock;
 pub mod error;
 pub mod hasher;
+pub mod history;
 pub mod ledger;
 pub mod metrics;
 pub mod responder;
@@ -25,6 +27,7 @@ pub use admin::{
     DashboardTotals, LedgerLine, NewAdminSession, Page, SecretGenerator, TokenAdjustment,
     UserSummary, Window,
 };
+pub use api_keys::{ApiKey, ApiKeyId, ApiKeyRepository, CreatedApiKey, KeyOwner, NewApiKey};
 pub use chats::{
     ChargeId, ChatRecord, ChatRepository, ChatReservation, FinishedChat, IdempotencyKey,
     IdempotencyKeyState, Reservation, SettledChat, Settlement,
@@ -32,6 +35,7 @@ pub use chats::{
 pub use clock::Clock;
 pub use error::StorageError;
 pub use hasher::{HasherError, PasswordHash, PasswordHasher};
+pub use history::{HistoryRepository, StatementEntry, StatementPage, StatementQuery};
 pub use ledger::{ChatLedgerTotals, LedgerRepository, LedgerTotals};
 pub use metrics::{ChatMetrics, NoMetrics, RefundCause};
 pub use responder::{
@@ -51,12 +55,9 @@ pub use users::{CreatedUser, NewUser, UserCredentials, UserRepository};
 pub use admin::{MockAdminRepository, MockAdminSessionRepository, MockSecretGenerator};
 #[cfg(feature = "mocks")]
 pub use {
-    chats::MockChatRepository, clock::MockClock, hasher::MockPasswordHasher,
-    metrics::MockChatMetrics, responder::MockResponder, tokens::MockTokenIssuer,
-    users::MockUserRepository,
-};
-#[cfg(feature = "mocks")]
-pub use {
-    ledger::MockLedgerRepository, revocations::MockRevocationRepository,
+    api_keys::MockApiKeyRepository, chats::MockChatRepository, clock::MockClock,
+    hasher::MockPasswordHasher, history::MockHistoryRepository, ledger::MockLedgerRepository,
+    metrics::MockChatMetrics, responder::MockResponder, revocations::MockRevocationRepository,
     server_settings::MockServerSettingsRepository, throttle::MockThrottleRepository,
+    tokens::MockTokenIssuer, users::MockUserRepository,
 };

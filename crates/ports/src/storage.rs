@@ -5,8 +5,9 @@
 //! its own storage implements the traits below; `Storage` then comes with them.
 
 use crate::{
-    AdminRepository, AdminSessionRepository, ChatRepository, LedgerRepository,
-    RevocationRepository, ServerSettingsRepository, ThrottleRepository, UserRepository,
+    AdminRepository, AdminSessionRepository, ApiKeyRepository, ChatRepository, HistoryRepository,
+    LedgerRepository, RevocationRepository, ServerSettingsRepository, ThrottleRepository,
+    UserRepository,
 };
 
 /// Everything chat-api stores. Implemented automatically for any type that implements every
@@ -20,6 +21,8 @@ pub trait Storage:
     + AdminRepository
     + AdminSessionRepository
     + ServerSettingsRepository
+    + ApiKeyRepository
+    + HistoryRepository
 {
 }
 
@@ -32,5 +35,7 @@ impl<T> Storage for T where
         + AdminRepository
         + AdminSessionRepository
         + ServerSettingsRepository
+        + ApiKeyRepository
+        + HistoryRepository
 {
 }

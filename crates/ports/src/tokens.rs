@@ -102,6 +102,12 @@ pub enum TokenError {
         /// Who presented it.
         presenter: UserId,
     },
+    /// An API key that matches no stored key: never issued, or revoked.
+    #[error("unknown or revoked API key")]
+    UnknownApiKey,
+    /// An API key past its expiry.
+    #[error("API key {} expired", .0.0)]
+    ApiKeyExpired(crate::ApiKeyId),
     /// Signing failed (a misconfigured key).
     #[error("could not sign token: {0}")]
     Signing(String),

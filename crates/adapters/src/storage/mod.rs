@@ -9,6 +9,7 @@
 //!   blocking pool with a pooled connection. Either way diesel never blocks the request event
 //!   loop.
 
+mod accounts;
 mod admin;
 mod cached;
 mod error;

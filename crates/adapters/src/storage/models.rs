@@ -4,9 +4,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use domain::{ChatStatus, Tokens, User, UserId, Username};
-use ports::{ChatRecord, PasswordHash, UserCredentials};
+use ports::{ApiKey, ApiKeyId, ChatRecord, PasswordHash, UserCredentials};
 
-use super::schema::{admin_sessions, chat_charges, chats, idempotency_keys, ledger_entries, users};
+use super::schema::{
+    admin_sessions, api_keys, chat_charges, chats, idempotency_keys, ledger_entries, users,
+};
 
 /// A `users` row.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -205,4 +207,55 @@ pub struct AdminSessionRow {
     pub csrf_token: String,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+}
+
+/// An `api_keys` row, without the secret's hash.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub struct ApiKeyRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+}
+
+impl From<ApiKeyRow> for ApiKey {
+    fn from(row: ApiKeyRow) -> Self {
+        ApiKey {
+            id: ApiKeyId(row.id),
+            user_id: UserId(row.user_id),
+            name: row.name,
+            prefix: row.prefix,
+            created_at: row.created_at.and_utc(),
+            expires_at: row.expires_at.map(|at| at.and_utc()),
+            last_used_at: row.last_used_at.map(|at| at.and_utc()),
+        }
+    }
+}
+
+/// A new `api_keys` row.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct NewApiKeyRow<'a> {
+    pub user_id: i64,
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub secret_hash: &'a str,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+/// A `ledger_entries` row on a statement, with the chat its charge stored (if any).
+#[derive(Debug, Clone, Queryable)]
+pub struct StatementRow {
+    pub id: i64,
+    pub created_at: NaiveDateTime,
+    pub kind: String,
+    pub amount: i64,
+    pub reason: String,
+    pub chat_id: Option<i64>,
 }

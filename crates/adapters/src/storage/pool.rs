@@ -396,6 +396,41 @@ impl WriteTransaction for PgConnection {
     }
 }
 
+/// A read-only transaction whose statements all see one snapshot of the database, for reads
+/// that must agree with each other across several statements (a statement's opening balance and
+/// its entries).
+pub trait SnapshotRead: Connection {
+    /// Runs `f` in such a transaction.
+    fn snapshot_read<T, F>(&mut self, f: F) -> diesel::QueryResult<T>
+    where
+        F: FnOnce(&mut Self) -> diesel::QueryResult<T>;
+}
+
+impl SnapshotRead for SqliteConnection {
+    /// A deferred transaction: in WAL mode its first read fixes the snapshot every later read of
+    /// the transaction sees, and it never takes the write lock.
+    fn snapshot_read<T, F>(&mut self, f: F) -> diesel::QueryResult<T>
+    where
+        F: FnOnce(&mut Self) -> diesel::QueryResult<T>,
+    {
+        self.transaction(f)
+    }
+}
+
+impl SnapshotRead for PgConnection {
+    /// `REPEATABLE READ READ ONLY`: under PostgreSQL's default `READ COMMITTED` each statement
+    /// would see a snapshot of its own.
+    fn snapshot_read<T, F>(&mut self, f: F) -> diesel::QueryResult<T>
+    where
+        F: FnOnce(&mut Self) -> diesel::QueryResult<T>,
+    {
+        self.build_transaction()
+            .repeatable_read()
+            .read_only()
+            .run(f)
+    }
+}
+
 /// Serialises write transactions that name the same keys (throttle buckets): a transaction that
 /// calls [`KeyLocks::lock_keys_until_commit`] waits for every other one holding any of its keys
 /// to end, and holds them itself until it commits or rolls back.

@@ -86,7 +86,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        prefix -> Text,
+        secret_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(chats -> users (user_id));
+diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(chat_charges -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -95,7 +109,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_charges,
     idempotency_keys,
     server_settings,
-    admin_sessions
+    admin_sessions,
+    api_keys
 );
 
 diesel::table! {

@@ -84,6 +84,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/users/{id}/login-lock/",
                 web::post().to(users::lift_login_lock),
             ))
+            .service(page(
+                "/users/{id}/api-keys/{key}/revoke/",
+                web::post().to(users::revoke_api_key),
+            ))
             .service(page("/chats/", web::get().to(chats::list)))
             .service(page("/chats/{id}/", web::get().to(chats::detail)))
             .default_service(web::to(error::not_found)),

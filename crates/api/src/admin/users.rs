@@ -11,7 +11,7 @@ use super::{
     login::CsrfForm,
     page_number, see_other,
     session::Admin,
-    views::{Pager, UserForms, UserPage, UserRow, UsersPage},
+    views::{ApiKeyView, Pager, UserForms, UserPage, UserRow, UsersPage},
 };
 use crate::state::AppState;
 
@@ -87,6 +87,7 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "activated" => Some("Account activated."),
         "deactivated" => Some("Account deactivated; its sessions were ended."),
         "password" => Some("Password reset; the user's sessions were ended."),
+        "key_revoked" => Some("API key revoked; it stopped working at once."),
         "unlocked" => {
             Some("Login lock lifted; failed logins against this username were forgotten.")
         }
@@ -121,6 +122,11 @@ async fn user_page(
             ledger_cut,
             chats: detail.chats.items.into_iter().map(Into::into).collect(),
             chat_total,
+            api_keys: detail
+                .api_keys
+                .into_iter()
+                .map(|key| ApiKeyView::at(key, detail.read_at))
+                .collect(),
         },
     )
 }
@@ -244,6 +250,29 @@ pub async fn reset_password(
         .reset_password(&admin.0.user, id, &password)
         .await
         .map(|()| "password");
+    outcome(&state, &admin, id, result, UserForms::default()).await
+}
+
+/// `POST /admin/users/<id>/api-keys/<key>/revoke/`: revokes one of the user's API keys.
+pub async fn revoke_api_key(
+    state: web::Data<AppState>,
+    form: web::Form<CsrfForm>,
+    admin: Admin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminPageError> {
+    admin.check_csrf(form.csrf_token.as_deref())?;
+    let (id, key) = path.into_inner();
+    let id = user_id(&id)?;
+    let key = key
+        .parse()
+        .map(ports::ApiKeyId)
+        .map_err(|_| AdminPageError::NotFound)?;
+    let result = state
+        .admin
+        .users
+        .revoke_api_key(&admin.0.user, id, key)
+        .await
+        .map(|()| "key_revoked");
     outcome(&state, &admin, id, result, UserForms::default()).await
 }
 

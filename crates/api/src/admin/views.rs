@@ -269,6 +269,43 @@ pub struct UserPage {
     pub chats: Vec<ChatRowView>,
     /// The user's chat count.
     pub chat_total: i64,
+    /// The user's API keys, newest first.
+    pub api_keys: Vec<ApiKeyView>,
+}
+
+/// One API key on the user page (never its secret: it is not stored).
+#[derive(Debug, Clone)]
+pub struct ApiKeyView {
+    /// Id, for the revoke form.
+    pub id: i64,
+    /// The owner's label.
+    pub name: String,
+    /// The key's first characters.
+    pub prefix: String,
+    /// When it was created.
+    pub created: String,
+    /// When it was last used (to the minute), or "never".
+    pub last_used: String,
+    /// When it expires, or "never".
+    pub expires: String,
+    /// Whether it has expired (at the time the page was rendered).
+    pub expired: bool,
+}
+
+impl ApiKeyView {
+    /// The key as shown at `now`.
+    pub fn at(key: ports::ApiKey, now: DateTime<Utc>) -> Self {
+        let or_never = |at: Option<DateTime<Utc>>| at.map_or_else(|| "never".to_owned(), when);
+        Self {
+            id: key.id.0,
+            expired: !domain::api_key::is_live(key.expires_at, now),
+            name: key.name,
+            prefix: key.prefix,
+            created: when(key.created_at),
+            last_used: or_never(key.last_used_at),
+            expires: or_never(key.expires_at),
+        }
+    }
 }
 
 /// `/admin/chats/`.

@@ -1,9 +1,10 @@
-//! `Authorization: Token <jwt>` (the seed contract) or `Bearer <jwt>`.
+//! `Authorization: Token <credential>` (the seed contract) or `Bearer <credential>`, where the
+//! credential is an access token (JWT) or an API key (`cak_…`).
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use application::Caller;
 use domain::User;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
-use ports::TokenKind;
 
 use crate::{problem::ApiError, state::AppState};
 
@@ -39,11 +40,12 @@ impl FromRequest for BearerToken {
     }
 }
 
-/// The active user the request's access token belongs to.
+/// Who is calling and with which credential: an access token or an API key, both accepted
+/// wherever this extractor is (the use case decides what a key may not do).
 #[derive(Debug, Clone)]
-pub struct CurrentUser(pub User);
+pub struct Authenticated(pub Caller);
 
-impl FromRequest for CurrentUser {
+impl FromRequest for Authenticated {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
@@ -56,12 +58,23 @@ impl FromRequest for CurrentUser {
             let state = state.ok_or_else(|| {
                 ApiError::App(application::AppError::Internal("state missing".into()))
             })?;
-            let user = state
-                .authenticate
-                .user_for(&token, TokenKind::Access)
-                .await?;
-            crate::ops::access::identify(&req, user.id);
-            Ok(Self(user))
+            let caller = state.authenticate.caller(&token).await?;
+            crate::ops::access::identify(&req, caller.user.id);
+            Ok(Self(caller))
         })
+    }
+}
+
+/// The active user the request's access token or API key belongs to.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub User);
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Authenticated::from_request(req, payload);
+        Box::pin(async move { Ok(Self(caller.await?.0.user)) })
     }
 }

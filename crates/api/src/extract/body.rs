@@ -12,6 +12,7 @@ use actix_web::{
     http::header,
 };
 use domain::FieldErrors;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::problem::ApiError;
@@ -93,6 +94,46 @@ impl FormOrJson {
             Ok(values)
         } else {
             Err(application::AppError::Validation(errors).into())
+        }
+    }
+
+    /// The optional string field `name`: `None` when absent or null; other types and NUL
+    /// characters record an error (as [`Self::string`]).
+    pub fn optional_string(&self, name: &str, errors: &mut FieldErrors) -> Option<String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => None,
+            Some(_) => self.string(name, errors),
+        }
+    }
+
+    /// The optional integer field `name`: `None` when absent or null. A JSON integer, or the
+    /// digits of one in a string (how a form sends it, and as DRF's `IntegerField` reads JSON
+    /// too); anything else (fractions, booleans, overflow) records an error.
+    pub fn optional_integer(&self, name: &str, errors: &mut FieldErrors) -> Option<i64> {
+        let parsed = match self.0.get(name)? {
+            Value::Null => return None,
+            Value::Number(number) => number.as_i64(),
+            Value::String(text) => text.trim().parse().ok(),
+            _ => None,
+        };
+        if parsed.is_none() {
+            errors.add(name, "A valid integer is required.");
+        }
+        parsed
+    }
+
+    /// The field `name` read as `T`, nested structure included (OpenAI's `messages`): absent or
+    /// `null` is `None`; a value of another shape records serde's complaint under `name`.
+    pub fn typed<T: DeserializeOwned>(&self, name: &str, errors: &mut FieldErrors) -> Option<T> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => None,
+            Some(value) => match T::deserialize(value) {
+                Ok(read) => Some(read),
+                Err(e) => {
+                    errors.add(name, format!("Invalid value: {e}."));
+                    None
+                }
+            },
         }
     }
 
@@ -204,6 +245,50 @@ mod tests {
         assert_eq!(json.string("username", &mut errors), Some("jo".into()));
         assert_eq!(form.string("username", &mut errors), Some("jo".into()));
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn optional_fields_may_be_absent_or_null_but_not_mistyped() {
+        let json = fields(
+            "application/json",
+            r#"{"s": "x", "n": null, "i": 30, "t": "7", "f": 1.5, "b": true, "o": {}}"#,
+        )
+        .unwrap();
+        let mut errors = FieldErrors::new();
+        assert_eq!(json.optional_string("s", &mut errors), Some("x".into()));
+        assert_eq!(json.optional_string("n", &mut errors), None);
+        assert_eq!(json.optional_string("missing", &mut errors), None);
+        assert_eq!(json.optional_integer("i", &mut errors), Some(30));
+        assert_eq!(json.optional_integer("t", &mut errors), Some(7));
+        assert_eq!(json.optional_integer("n", &mut errors), None);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(json.optional_string("o", &mut errors), None);
+        for name in ["f", "b", "s"] {
+            assert_eq!(json.optional_integer(name, &mut errors), None);
+        }
+        let mut names: Vec<_> = errors.fields().keys().cloned().collect();
+        names.sort();
+        assert_eq!(names, ["b", "f", "o", "s"]);
+        let form = fields("application/x-www-form-urlencoded", "i=12&name=ci").unwrap();
+        assert_eq!(form.optional_integer("i", &mut errors), Some(12));
+    }
+
+    #[test]
+    fn typed_fields_read_nested_values_and_name_the_field_they_refuse() {
+        let json = fields(
+            "application/json",
+            r#"{"list": [1, 2], "n": null, "bad": {"a": 1}}"#,
+        )
+        .unwrap();
+        let mut errors = FieldErrors::new();
+        assert_eq!(json.typed::<Vec<u8>>("list", &mut errors), Some(vec![1, 2]));
+        assert_eq!(json.typed::<Vec<u8>>("n", &mut errors), None);
+        assert_eq!(json.typed::<Vec<u8>>("missing", &mut errors), None);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(json.typed::<Vec<u8>>("bad", &mut errors), None);
+        let (field, message) = errors.first_message().unwrap();
+        assert_eq!(field, "bad");
+        assert!(message.contains("invalid type: map"), "{message}");
     }
 
     #[test]

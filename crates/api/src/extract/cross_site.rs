@@ -67,7 +67,7 @@ fn has_form_content_type(req: &HttpRequest) -> bool {
 
 /// This server's origin as the client addressed it, normalised like an `Origin` header; `None`
 /// when the request names no host.
-fn own_origin(req: &HttpRequest) -> Option<String> {
+pub(crate) fn own_origin(req: &HttpRequest) -> Option<String> {
     let behind_trusted_proxy = match (req.app_data::<web::Data<TrustedProxies>>(), req.peer_addr())
     {
         (Some(proxies), Some(peer)) => proxies.trusts(peer.ip()),

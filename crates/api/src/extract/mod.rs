@@ -5,6 +5,6 @@ pub mod body;
 pub mod client_ip;
 pub mod cross_site;
 
-pub use auth::{BearerToken, CurrentUser};
+pub use auth::{Authenticated, BearerToken, CurrentUser};
 pub use body::FormOrJson;
 pub use client_ip::{ClientIp, TrustedProxies};

@@ -40,6 +40,10 @@ fn snapshot_name(error: &ApiError) -> &'static str {
             AppError::UsernameTaken => "username_taken",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::TokenInvalid(_) => "token_invalid",
+            AppError::LoginRequired => "login_required",
+            AppError::NotFound(_) => "not_found_invalid_page",
+            AppError::TooManyApiKeys { .. } => "too_many_api_keys",
+            AppError::ModelNotFound(_) => "model_not_found",
             AppError::InsufficientTokens { .. } => "insufficient_tokens",
             AppError::IdempotencyKeyReused => "idempotency_key_reused",
             AppError::IdempotencyKeyInProgress => "idempotency_key_in_progress",
@@ -77,6 +81,10 @@ fn examples() -> Vec<ApiError> {
         AppError::UsernameTaken.into(),
         AppError::InvalidCredentials.into(),
         AppError::TokenInvalid(TokenError::Expired).into(),
+        AppError::LoginRequired.into(),
+        AppError::NotFound(application::pagination::INVALID_PAGE).into(),
+        AppError::TooManyApiKeys { limit: 20 }.into(),
+        AppError::ModelNotFound("gpt-4o".into()).into(),
         AppError::InsufficientTokens {
             needed: Tokens::new(100),
             available: Tokens::new(40),
@@ -123,6 +131,26 @@ async fn every_api_error_renders_its_reviewed_body() {
     }
 }
 
+/// Every error as `/v1/` answers it: OpenAI's shape, the same status, code and headers. One
+/// snapshot for all, since only the shape differs from the problem+json ones above.
+#[actix_web::test]
+async fn every_api_error_has_a_reviewed_openai_shape() {
+    let mut records = serde_json::Map::new();
+    for error in examples() {
+        let (status, _) = error.status_and_code();
+        let response = crate::routes::v1::error::OpenAiErrorBody::response(&error);
+        let record = record(response).await;
+        assert_eq!(record["status"], status.as_u16());
+        assert_eq!(
+            record["body"]["error"]["code"],
+            error.status_and_code().1,
+            "{record}"
+        );
+        records.insert(snapshot_name(&error).to_owned(), record);
+    }
+    assert_problem_snapshot!("openai_shape", serde_json::Value::Object(records));
+}
+
 #[actix_web::test]
 async fn an_internal_error_keeps_its_cause_out_of_the_body() {
     let record =
@@ -147,6 +175,8 @@ async fn every_reason_a_token_is_refused_gets_the_same_body() {
             owner: domain::UserId(7),
             presenter: domain::UserId(8),
         },
+        TokenError::UnknownApiKey,
+        TokenError::ApiKeyExpired(ports::ApiKeyId(7)),
     ] {
         let shown = reason.to_string();
         assert_eq!(body_for(reason).await, expected, "{shown}");

@@ -1,9 +1,13 @@
 //! `/chatView/` and `/token_balance/`.
 
-mod stream;
+pub(crate) mod stream;
+
+use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use application::{AppError, SendChatCommand, send_chat::invalid_idempotency_key};
+use application::{
+    Answered, AppError, ChatOptions, SendChat, SendChatCommand, send_chat::invalid_idempotency_key,
+};
 use chrono::SecondsFormat;
 use domain::{FieldErrors, Tokens};
 use ports::ChatRecord;
@@ -19,11 +23,8 @@ use crate::{
 };
 
 /// `POST /chatView/` → `{"user", "message", "response", "timestamp", "tokens_charged"}`; with
-/// `"stream": true`, Server-Sent Events (see [`stream`]).
-///
-/// The use case runs in its own task: a client that disconnects mid-request cannot cancel a
-/// chat half-way, so the exchange is stored (and replayable by its `Idempotency-Key`) or refunded.
-/// A graceful stop lets it finish while its client waits (see [`crate::ops::shutdown`]).
+/// `"stream": true`, Server-Sent Events (see [`stream`]). The use case runs in a task of its own
+/// (see [`answer_whole`]).
 pub async fn send(
     state: web::Data<AppState>,
     shutdown: web::Data<Shutdown>,
@@ -37,30 +38,48 @@ pub async fn send(
     let Some(message) = message.filter(|_| errors.is_empty()) else {
         return Err(AppError::Validation(errors).into());
     };
-    let idempotency_key = match request.headers().get("Idempotency-Key") {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .map(str::to_owned)
-                .map_err(|_| invalid_idempotency_key())?,
-        ),
-    };
     let send_chat = state.send_chat.clone();
     let command = SendChatCommand {
         user,
         message,
-        idempotency_key,
+        idempotency_key: idempotency_key(&request)?,
+        options: ChatOptions::default(),
     };
     if streamed {
-        return stream::respond(send_chat, command, &shutdown).await;
+        return stream::respond(send_chat, command, &shutdown, stream::NativeEvents).await;
     }
+    let answered = answer_whole(send_chat, command, &shutdown).await?;
+    Ok(HttpResponse::Ok().json(ChatResponse::new(answered.settled.record, None)))
+}
+
+/// The request's `Idempotency-Key` header, if any; bytes that are not text are refused here, the
+/// rest of its rules by the use case.
+pub(crate) fn idempotency_key(request: &HttpRequest) -> Result<Option<String>, ApiError> {
+    match request.headers().get("Idempotency-Key") {
+        None => Ok(None),
+        Some(value) => Ok(Some(
+            value
+                .to_str()
+                .map(str::to_owned)
+                .map_err(|_| invalid_idempotency_key())?,
+        )),
+    }
+}
+
+/// Runs [`SendChat::execute`] in a task of its own: a client that disconnects mid-request
+/// cannot cancel a chat half-way, so the exchange is stored (and replayable by its
+/// `Idempotency-Key`) or refunded. A graceful stop lets it finish while its client waits (see
+/// [`crate::ops::shutdown`]).
+pub(crate) async fn answer_whole(
+    send_chat: Arc<SendChat>,
+    command: SendChatCommand,
+    shutdown: &Shutdown,
+) -> Result<Answered, ApiError> {
     let chat = async move { send_chat.execute(command).await };
-    let record = shutdown
+    Ok(shutdown
         .spawn(chat.in_current_span())
         .await
-        .map_err(|e| AppError::Internal(format!("chat task failed: {e}")))??;
-    Ok(HttpResponse::Ok().json(ChatResponse::new(record, None)))
+        .map_err(|e| AppError::Internal(format!("chat task failed: {e}")))??)
 }
 
 /// The seed's chat body, fields in the seed's order, plus what the exchange cost and (in a

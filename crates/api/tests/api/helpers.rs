@@ -171,6 +171,38 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// GET `path` with `Authorization: Bearer <credential>` (an access token or an API key).
+    pub async fn get(&self, path: &str, credential: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(credential)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /api-keys/` with `body`, authenticated by `credential`.
+    pub async fn create_api_key(&self, credential: &str, body: Value) -> Response {
+        self.client
+            .post(self.url("/api-keys/"))
+            .bearer_auth(credential)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A new API key of the user logged in with `access`: its id and secret.
+    pub async fn api_key(&self, access: &str) -> (i64, String) {
+        let response = self.create_api_key(access, json!({"name": "test"})).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        (
+            body["id"].as_i64().unwrap(),
+            body["key"].as_str().unwrap().to_owned(),
+        )
+    }
+
     pub async fn register(&self, username: &str, password: &str) -> Response {
         self.post(
             "/register/",

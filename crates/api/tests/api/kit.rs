@@ -18,8 +18,8 @@ use crate::helpers::*;
 
 /// The dummy, remembering every request it was sent.
 #[derive(Default)]
-struct Recording {
-    requests: Mutex<Vec<CompletionRequest>>,
+pub struct Recording {
+    pub requests: Mutex<Vec<CompletionRequest>>,
 }
 
 #[async_trait::async_trait]

@@ -90,6 +90,45 @@ async fn an_upstream_answer_is_returned_stored_and_charged_once(backend: Backend
 }
 
 #[apply(on_every_backend)]
+async fn the_system_prompt_and_the_last_exchanges_go_upstream_in_role_order(backend: Backend) {
+    let stub = StubUpstream::start().await;
+    for answer in ["first answer", "second answer", "third answer"] {
+        stub.push(Reply::completion(answer, "stub-model", 10, 2));
+    }
+    let app = app_on(backend, &stub.base_url(), |settings| {
+        settings.responder.system_prompt = Some("Be brief.".into());
+        settings.responder.context_messages = 1;
+    })
+    .await;
+    let session = app.signed_up("memoryuser").await;
+    for message in ["first question", "second question", "third question"] {
+        assert_eq!(
+            app.chat(&session.access, message).await.status(),
+            StatusCode::OK
+        );
+    }
+    let requests = stub.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(
+        requests[2].body["messages"],
+        json!([
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "second question"},
+            {"role": "assistant", "content": "second answer"},
+            {"role": "user", "content": "third question"},
+        ]),
+        "the system prompt first, then only the latest exchange, then the new message"
+    );
+    assert_eq!(
+        requests[0].body["messages"],
+        json!([
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "first question"},
+        ])
+    );
+}
+
+#[apply(on_every_backend)]
 async fn a_rate_limited_upstream_is_retried_and_the_chat_charged_once(backend: Backend) {
     let stub = StubUpstream::start().await;
     stub.push(Reply::error(429, "slow down").with_header("Retry-After", "1"));

@@ -87,15 +87,13 @@ fn parse(block: &str) -> Item {
     if let Some(comment) = block.strip_prefix(':') {
         return Item::Comment(comment.trim().to_owned());
     }
-    let field = |name: &str| {
-        block
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .unwrap_or_else(|| panic!("no {name:?} in {block:?}"))
-    };
+    let field = |name: &str| block.lines().find_map(|line| line.strip_prefix(name));
+    let data = field("data: ").unwrap_or_else(|| panic!("no data in {block:?}"));
     Item::Event(Event {
-        name: field("event: ").to_owned(),
-        data: serde_json::from_str(field("data: ")).unwrap(),
+        // Without an `event:` line the event is a `message`, as `EventSource` names it (OpenAI's
+        // chunks); data that is not JSON (OpenAI's `[DONE]`) is kept as a string.
+        name: field("event: ").unwrap_or("message").to_owned(),
+        data: serde_json::from_str(data).unwrap_or_else(|_| Value::String(data.to_owned())),
     })
 }
 

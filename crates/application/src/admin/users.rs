@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use domain::{PlainPassword, Tokens, User, UserId, UsernameKey};
 use ports::{
-    Adjusted, AdminRepository, ChatFilter, ChatLine, Clock, LedgerLine, Page, PasswordHasher,
-    TokenAdjustment, UserRepository, UserSummary, Window,
+    Adjusted, AdminRepository, ApiKey, ApiKeyId, ApiKeyRepository, ChatFilter, ChatLine, Clock,
+    LedgerLine, Page, PasswordHasher, TokenAdjustment, UserRepository, UserSummary, Window,
 };
 
 use super::{AdminError, PAGE_SIZE, Paged, paged, window};
@@ -38,12 +39,17 @@ pub struct UserDetail {
     pub ledger: Vec<LedgerLine>,
     /// The newest page of the user's chats, with the total count.
     pub chats: Page<ChatLine>,
+    /// The user's API keys, newest first.
+    pub api_keys: Vec<ApiKey>,
+    /// When this was read (which keys have expired is judged at this instant).
+    pub read_at: DateTime<Utc>,
 }
 
 /// Admin use cases on accounts.
 pub struct AdminUsers {
     admin: Arc<dyn AdminRepository>,
     users: Arc<dyn UserRepository>,
+    keys: Arc<dyn ApiKeyRepository>,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     login_throttle: Arc<LoginThrottle>,
@@ -54,6 +60,7 @@ impl AdminUsers {
     pub fn new(
         admin: Arc<dyn AdminRepository>,
         users: Arc<dyn UserRepository>,
+        keys: Arc<dyn ApiKeyRepository>,
         hasher: Arc<dyn PasswordHasher>,
         clock: Arc<dyn Clock>,
         login_throttle: Arc<LoginThrottle>,
@@ -61,6 +68,7 @@ impl AdminUsers {
         Self {
             admin,
             users,
+            keys,
             hasher,
             clock,
             login_throttle,
@@ -109,10 +117,13 @@ impl AdminUsers {
                 },
             )
             .await?;
+        let api_keys = self.keys.list_api_keys(id).await?;
         Ok(UserDetail {
             user,
             ledger,
             chats,
+            api_keys,
+            read_at: self.clock.now(),
         })
     }
 
@@ -237,6 +248,26 @@ impl AdminUsers {
             admin_id = actor.id.0,
             user_id = id.0,
             "admin reset password"
+        );
+        Ok(())
+    }
+
+    /// Revokes one of the user's API keys at once (a password reset leaves keys alone, so this is
+    /// how an admin ends a leaked key). A key of another user is `NotFound`.
+    pub async fn revoke_api_key(
+        &self,
+        actor: &User,
+        id: UserId,
+        key: ApiKeyId,
+    ) -> Result<(), AdminError> {
+        if !self.keys.revoke_api_key(id, key).await? {
+            return Err(AdminError::NotFound);
+        }
+        tracing::info!(
+            admin_id = actor.id.0,
+            user_id = id.0,
+            key = key.0,
+            "admin revoked an API key"
         );
         Ok(())
     }

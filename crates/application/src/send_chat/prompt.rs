@@ -25,16 +25,27 @@ impl Conversation {
         message: &ChatMessage,
         max_tokens: u32,
     ) -> CompletionRequest {
-        let system = self
-            .system_prompt
-            .iter()
-            .map(|prompt| PromptMessage::new(Role::System, prompt.as_str()));
         let earlier = context.iter().flat_map(|exchange| {
             [
                 PromptMessage::new(Role::User, exchange.message.as_str()),
                 PromptMessage::new(Role::Assistant, exchange.response.as_str()),
             ]
         });
+        self.request_after(earlier, message, max_tokens)
+    }
+
+    /// The system prompt, then `earlier` (messages a client sent as the conversation so far),
+    /// then the new message.
+    pub fn request_after(
+        &self,
+        earlier: impl IntoIterator<Item = PromptMessage>,
+        message: &ChatMessage,
+        max_tokens: u32,
+    ) -> CompletionRequest {
+        let system = self
+            .system_prompt
+            .iter()
+            .map(|prompt| PromptMessage::new(Role::System, prompt.as_str()));
         let messages = system
             .chain(earlier)
             .chain([PromptMessage::new(Role::User, message.as_str())])
@@ -128,6 +139,25 @@ mod tests {
         let request = Conversation::default().request(&[], &message, 8);
         assert_eq!(request.messages, vec![PromptMessage::new(Role::User, "hi")]);
         assert_eq!(upper_bound(&request), 2 + 4 + 3);
+    }
+
+    #[test]
+    fn a_clients_messages_come_after_the_system_prompt_and_before_the_message() {
+        let conversation = Conversation {
+            system_prompt: Some("Be brief.".into()),
+            context_messages: 5,
+        };
+        let message = ChatMessage::parse("and now?").unwrap();
+        let earlier = [
+            PromptMessage::new(Role::System, "Answer in French."),
+            PromptMessage::new(Role::User, "hi"),
+            PromptMessage::new(Role::Assistant, "salut"),
+        ];
+        let request = conversation.request_after(earlier.clone(), &message, 16);
+        let mut expected = vec![PromptMessage::new(Role::System, "Be brief.")];
+        expected.extend(earlier);
+        expected.push(PromptMessage::new(Role::User, "and now?"));
+        assert_eq!(request.messages, expected);
     }
 
     #[test]

@@ -11,9 +11,9 @@ use futures_util::{
     StreamExt,
     future::{Either, select},
 };
-use ports::{CompletionStream, SettledChat, Settlement, StreamPiece};
+use ports::{CompletionStream, Settlement, StreamPiece};
 
-use super::{Begun, SendChat, SendChatCommand, prompt};
+use super::{Answered, Begun, SendChat, SendChatCommand, prompt};
 use crate::AppError;
 
 /// What a streamed chat tells its client, in this order: at most one `Started`, any number of
@@ -25,8 +25,8 @@ pub enum ChatEvent {
     Started,
     /// More of the answer, in order.
     Delta(String),
-    /// The answer is complete and stored; the record and the balance it left.
-    Done(SettledChat),
+    /// The answer is complete and stored; the record, the balance it left and its token counts.
+    Done(Answered),
     /// No answer: nothing was stored and nothing charged (or the idempotency key replays
     /// nothing yet).
     Failed(AppError),
@@ -68,22 +68,17 @@ impl SendChat {
     /// stream is dropped at once (cancelling the upstream request) and the exchange is stored as
     /// `interrupted`, charged by the pricing policy for what was produced.
     pub async fn stream(&self, command: SendChatCommand, sink: &dyn EventSink) {
-        let user_balance = command.user.tokens;
         let reserved = match self.begin(command).await {
             Ok(Begun::Reserved(reserved)) => reserved,
-            Ok(Begun::Replay(record)) => {
+            Ok(Begun::Replay(answered)) => {
                 // A retry of an answered request: the stored answer again, charged nothing now.
-                let response = record.response.clone();
-                let settled = SettledChat {
-                    record,
-                    balance: user_balance,
-                };
+                let response = answered.settled.record.response.clone();
                 let _gone_is_fine = async {
                     sink.send(ChatEvent::Started).await?;
                     if !response.is_empty() {
                         sink.send(ChatEvent::Delta(response)).await?;
                     }
-                    sink.send(ChatEvent::Done(settled)).await
+                    sink.send(ChatEvent::Done(answered)).await
                 }
                 .await;
                 return;
@@ -116,8 +111,15 @@ impl SendChat {
             }
         };
         let tokens = prompt::counts(&reserved.request, &text, usage);
-        let event = match self.settle(&reserved, text, status, model, tokens).await {
-            Ok(Settlement::Settled(settled)) => ChatEvent::Done(settled),
+        let event = match self
+            .settle(&reserved, text, status, model.clone(), tokens)
+            .await
+        {
+            Ok(Settlement::Settled(settled)) => ChatEvent::Done(Answered {
+                settled,
+                model,
+                tokens,
+            }),
             Ok(Settlement::ChargeExpired) => ChatEvent::Failed(AppError::ResponderTimeout),
             // The charge stays pending; the sweeper refunds it after its deadline.
             Err(error) => ChatEvent::Failed(error),

@@ -2,7 +2,10 @@ use std::sync::Mutex;
 
 use domain::{PricingPolicy, Tokens, UserId};
 use futures_executor::block_on;
-use ports::{ChargeId, Completion, MockChatRepository, MockResponder, Role, SettledChat, Usage};
+use ports::{
+    ChargeId, ChatRecord, Completion, MockChatRepository, MockResponder, PromptMessage, Role,
+    SettledChat, Usage,
+};
 use uuid::Uuid;
 
 use super::*;
@@ -67,6 +70,7 @@ pub(super) fn command(message: &str, key: Option<&str>) -> SendChatCommand {
         user: user(1, 4000),
         message: message.to_owned(),
         idempotency_key: key.map(str::to_owned),
+        options: ChatOptions::default(),
     }
 }
 
@@ -88,9 +92,11 @@ pub(super) fn responder_answering(result: Result<String, ResponderError>) -> Moc
     responder
 }
 
+/// A responder that must not be asked; a replay still names its model.
 pub(super) fn silent_responder() -> MockResponder {
     let mut responder = MockResponder::new();
     responder.expect_complete().never();
+    responder.expect_model().return_const("served".to_owned());
     responder
 }
 
@@ -115,7 +121,7 @@ fn send_at(
         policy(),
         Conversation::default(),
     );
-    block_on(send_chat.execute(cmd))
+    block_on(send_chat.execute(cmd)).map(|answered| answered.settled.record)
 }
 
 /// "Hello" with the key `key-1`, on a clock that only the use case's sleeps move; returns the
@@ -224,8 +230,8 @@ fn per_token_reserves_the_maximum_and_settles_the_reported_usage() {
         per_token_policy(),
         Conversation::default(),
     );
-    let record = block_on(send_chat.execute(command("Hello", None))).unwrap();
-    assert_eq!(record.tokens_charged, Tokens::new(21));
+    let answered = block_on(send_chat.execute(command("Hello", None))).unwrap();
+    assert_eq!(answered.settled.record.tokens_charged, Tokens::new(21));
 }
 
 #[test]
@@ -311,6 +317,146 @@ fn the_system_prompt_and_the_last_exchanges_precede_the_message_and_are_reserved
         },
     );
     assert!(block_on(send_chat.execute(command("Hello", None))).is_ok());
+}
+
+/// `/v1/chat/completions`: the client's earlier messages instead of the stored exchanges (which
+/// are not even read), its answer length in the request and in the per-token reservation.
+#[test]
+fn a_clients_own_context_replaces_the_stored_one_and_its_answer_length_bounds_the_reservation() {
+    let mut chats = MockChatRepository::new();
+    let expected_estimate = ["Be kind.", "Use French.", "Hello"]
+        .iter()
+        .map(|text| text.len() as i64 + 4)
+        .sum::<i64>()
+        + 3;
+    chats
+        .expect_reserve()
+        .withf(move |r| r.amount == Tokens::new(expected_estimate + 16))
+        .times(1)
+        .returning(|_| Ok(Reservation::Reserved(CHARGE)));
+    chats
+        .expect_settle()
+        .times(1)
+        .returning(|_, chat| settles_as_asked(chat));
+    let mut responder = MockResponder::new();
+    responder
+        .expect_complete()
+        .withf(|request| {
+            let messages: Vec<_> = request
+                .messages
+                .iter()
+                .map(|m| (m.role, m.content.as_str()))
+                .collect();
+            messages
+                == [
+                    (Role::System, "Be kind."),
+                    (Role::System, "Use French."),
+                    (Role::User, "Hello"),
+                ]
+                && request.max_tokens == 16
+                && request.temperature == Some(0.5)
+        })
+        .times(1)
+        .return_once(|_| {
+            Ok(Completion {
+                text: "Bonjour".into(),
+                model: "mock-2025".into(),
+                usage: Some(Usage {
+                    prompt_tokens: 9,
+                    completion_tokens: 2,
+                }),
+            })
+        });
+    let send_chat = SendChat::new(
+        Arc::new(chats),
+        Arc::new(responder),
+        fixed_clock(),
+        per_token_policy(),
+        Conversation {
+            system_prompt: Some("Be kind.".into()),
+            context_messages: 2,
+        },
+    );
+    let mut cmd = command("Hello", None);
+    cmd.options = ChatOptions {
+        client_context: Some(vec![PromptMessage::new(Role::System, "Use French.")]),
+        max_tokens: Some(16),
+        temperature: Some(0.5),
+    };
+    let answered = block_on(send_chat.execute(cmd)).unwrap();
+    assert_eq!(answered.model, "mock-2025");
+    assert_eq!(
+        answered.tokens,
+        domain::TokenCounts {
+            prompt: 9,
+            completion: 2
+        }
+    );
+    assert_eq!(answered.settled.record.tokens_charged, Tokens::new(11));
+}
+
+#[test]
+fn answer_options_out_of_bounds_are_refused_before_anything_is_reserved() {
+    for options in [
+        ChatOptions {
+            max_tokens: Some(0),
+            ..ChatOptions::default()
+        },
+        ChatOptions {
+            temperature: Some(2.5),
+            ..ChatOptions::default()
+        },
+    ] {
+        let mut cmd = command("Hello", None);
+        cmd.options = options;
+        let result = send(MockChatRepository::new(), silent_responder(), cmd);
+        assert!(matches!(result, Err(AppError::Validation(_))), "{result:?}");
+    }
+}
+
+/// The same key with the same last message but another conversation before it is another
+/// request; without a client context the fingerprint is the message's, as it always was.
+#[test]
+fn a_clients_context_is_part_of_the_idempotency_fingerprint() {
+    let message = ChatMessage::parse("Hello").unwrap();
+    let native = fingerprint(&message, None);
+    assert_eq!(native, fingerprint(&message, Some(&[])));
+    let one = [PromptMessage::new(Role::User, "a")];
+    let other = [PromptMessage::new(Role::Assistant, "a")];
+    let fingerprints = [
+        native,
+        fingerprint(&message, Some(&one)),
+        fingerprint(&message, Some(&other)),
+    ];
+    assert!(fingerprints[0] != fingerprints[1] && fingerprints[1] != fingerprints[2]);
+}
+
+/// A replay reports the served model and the stored exchange's approximated counts, and the
+/// balance the caller has now.
+#[test]
+fn a_replay_reports_the_approximated_usage_of_the_stored_exchange() {
+    let mut chats = MockChatRepository::new();
+    chats
+        .expect_reserve()
+        .return_once(|_| Ok(Reservation::Replay(record("Hello", "12345678"))));
+    let responder = silent_responder();
+    let send_chat = SendChat::new(
+        Arc::new(chats),
+        Arc::new(responder),
+        fixed_clock(),
+        policy(),
+        Conversation::default(),
+    );
+    let answered = block_on(send_chat.execute(command("Hello", Some("key-1")))).unwrap();
+    assert_eq!(answered.model, "served");
+    assert_eq!(
+        answered.tokens,
+        domain::TokenCounts {
+            prompt: 9,
+            completion: 2
+        }
+    );
+    assert_eq!(answered.settled.balance, user(1, 4000).tokens);
 }
 
 #[test]

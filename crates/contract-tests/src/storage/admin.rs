@@ -3,45 +3,20 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
-use domain::{ChatStatus, LedgerEntryKind, Tokens, UserId};
+use chrono::Duration;
+use domain::{LedgerEntryKind, Tokens, UserId};
 use futures_util::future::join_all;
 use ports::{
     Adjusted, AdminRepository, ChatFilter, ChatReservation, NewAdminSession, PasswordHash,
-    Reservation, Settlement, Storage, TokenAdjustment, Window,
+    Reservation, Storage, TokenAdjustment, Window,
 };
 
-use super::{assert_ledger_consistent, create_user, finished_chat, later, noon};
+use super::{assert_ledger_consistent, chat_at, create_user, later, noon};
 
 const ALL: Window = Window {
     offset: 0,
     limit: 100,
 };
-
-/// Stores one chat for `user` at `at` through the real charge protocol.
-async fn chat_at(storage: &dyn Storage, user: UserId, text: &str, at: DateTime<Utc>) -> i64 {
-    let reserved = storage
-        .reserve(ChatReservation {
-            user_id: user,
-            amount: Tokens::new(100),
-            now: at,
-            deadline: at + Duration::seconds(60),
-            idempotency: None,
-        })
-        .await
-        .unwrap();
-    let Reservation::Reserved(charge) = reserved else {
-        panic!("{reserved:?}")
-    };
-    match storage
-        .settle(charge, finished_chat(text, ChatStatus::Completed, 100, at))
-        .await
-        .unwrap()
-    {
-        Settlement::Settled(settled) => settled.record.id,
-        Settlement::ChargeExpired => panic!("expired"),
-    }
-}
 
 fn adjustment(user: UserId, actor: UserId, amount: i64, reason: &str) -> TokenAdjustment {
     TokenAdjustment {

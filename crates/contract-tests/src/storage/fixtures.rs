@@ -1,8 +1,13 @@
 //! What every storage contract test starts from: a fixed time, users, and the ledger invariants.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use domain::{AccountRole, ChatMessage, ChatStatus, TokenCounts, Tokens, User, Username, ledger};
-use ports::{CreatedUser, FinishedChat, LedgerRepository, NewUser, PasswordHash, UserRepository};
+use domain::{
+    AccountRole, ChatMessage, ChatStatus, TokenCounts, Tokens, User, UserId, Username, ledger,
+};
+use ports::{
+    ChargeId, ChatReservation, CreatedUser, FinishedChat, LedgerRepository, NewUser, PasswordHash,
+    Reservation, Settlement, Storage, UserRepository,
+};
 
 /// 2025-01-01T12:00:00Z: the contract's "now".
 pub fn noon() -> DateTime<Utc> {
@@ -68,4 +73,60 @@ pub async fn assert_ledger_consistent(storage: &dyn LedgerRepository) {
         let violations = ledger::audit_chat(chat.chat_id, chat.tokens_charged, chat.ledger_net);
         assert!(violations.is_empty(), "{violations:?} in {chat:?}");
     }
+}
+
+/// Reserves `price` for a chat of `user` at `at` (deadline a minute later); `None` when the
+/// balance does not cover it.
+pub async fn reserve_at(
+    storage: &dyn Storage,
+    user: UserId,
+    price: i64,
+    at: DateTime<Utc>,
+) -> Option<ChargeId> {
+    let reserved = storage
+        .reserve(ChatReservation {
+            user_id: user,
+            amount: Tokens::new(price),
+            now: at,
+            deadline: at + Duration::seconds(60),
+            idempotency: None,
+        })
+        .await
+        .unwrap();
+    match reserved {
+        Reservation::Reserved(charge) => Some(charge),
+        Reservation::InsufficientTokens { .. } => None,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Stores the completed chat of a reserved `charge` at `at`, costing `charged` (the rest of the
+/// reservation is refunded); returns its id.
+pub async fn settle_at(
+    storage: &dyn Storage,
+    charge: ChargeId,
+    text: &str,
+    charged: i64,
+    at: DateTime<Utc>,
+) -> i64 {
+    match storage
+        .settle(
+            charge,
+            finished_chat(text, ChatStatus::Completed, charged, at),
+        )
+        .await
+        .unwrap()
+    {
+        Settlement::Settled(settled) => settled.record.id,
+        Settlement::ChargeExpired => panic!("expired"),
+    }
+}
+
+/// Stores one completed chat costing 100 for `user` at `at` through the real charge protocol;
+/// returns its id.
+pub async fn chat_at(storage: &dyn Storage, user: UserId, text: &str, at: DateTime<Utc>) -> i64 {
+    let charge = reserve_at(storage, user, 100, at)
+        .await
+        .expect("the balance covers the chat");
+    settle_at(storage, charge, text, 100, at).await
 }

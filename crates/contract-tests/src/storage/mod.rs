@@ -7,8 +7,10 @@
 //! all against a [`StorageFactory`].
 
 pub mod admin;
+pub mod api_keys;
 pub mod chats;
 mod fixtures;
+pub mod history;
 pub mod security;
 pub mod settings;
 pub mod users;
@@ -17,7 +19,10 @@ use std::{future::Future, sync::Arc};
 
 use ports::Storage;
 
-pub use fixtures::{assert_ledger_consistent, create_user, finished_chat, later, new_user, noon};
+pub use fixtures::{
+    assert_ledger_consistent, chat_at, create_user, finished_chat, later, new_user, noon,
+    reserve_at, settle_at,
+};
 
 /// Makes the fresh, empty stores the contract runs on: one per contract test.
 pub trait StorageFactory {

@@ -71,12 +71,29 @@ impl EventSink for ChannelSink {
     }
 }
 
-/// Starts the chat on its own task and answers once it has begun: an SSE response, or the
-/// problem+json response of a failure before the first event.
-pub async fn respond(
+/// How a stream's events are written on the wire: this module's `delta`/`done`/`error` events,
+/// or OpenAI's chunks under `/v1/`.
+pub(crate) trait SseFormat: Send + 'static {
+    /// `event` as one or more SSE frames (or a comment); an error names `request_id`.
+    fn encode(&mut self, event: ChatEvent, request_id: Option<&RequestId>) -> Bytes;
+}
+
+/// `/chatView/`'s events, as the module documentation shows them.
+pub(crate) struct NativeEvents;
+
+impl SseFormat for NativeEvents {
+    fn encode(&mut self, event: ChatEvent, request_id: Option<&RequestId>) -> Bytes {
+        encode(event, request_id)
+    }
+}
+
+/// Starts the chat on its own task and answers once it has begun: an SSE response written in
+/// `format`, or the error response of a failure before the first event.
+pub(crate) async fn respond(
     send_chat: Arc<SendChat>,
     command: SendChatCommand,
     shutdown: &Shutdown,
+    format: impl SseFormat,
 ) -> Result<HttpResponse, ApiError> {
     let (events, mut receiver) = mpsc::channel(BUFFERED_EVENTS);
     let sink = ChannelSink {
@@ -99,7 +116,7 @@ pub async fn respond(
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         // Tells nginx-style proxies not to buffer the stream.
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(body(first, receiver, request_id)))
+        .streaming(body(first, receiver, request_id, format)))
 }
 
 /// The response body: `first`, then every event from `receiver` until the last one, with a
@@ -109,20 +126,21 @@ fn body(
     first: ChatEvent,
     receiver: mpsc::Receiver<ChatEvent>,
     request_id: Option<RequestId>,
+    format: impl SseFormat,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> {
     stream::unfold(
-        (Some(first), Some(receiver)),
-        move |(mut pending, receiver)| {
+        (Some(first), Some((receiver, format))),
+        move |(mut pending, open)| {
             let request_id = request_id.clone();
             async move {
-                let mut receiver = receiver?;
+                let (mut receiver, mut format) = open?;
                 let event = match pending.take() {
                     Some(event) => event,
                     None => match tokio::time::timeout(HEARTBEAT, receiver.recv()).await {
                         Err(_silence) => {
                             return Some((
                                 Ok(Bytes::from_static(KEEP_ALIVE)),
-                                (None, Some(receiver)),
+                                (None, Some((receiver, format))),
                             ));
                         }
                         Ok(None) => return None,
@@ -130,8 +148,9 @@ fn body(
                     },
                 };
                 let last = matches!(event, ChatEvent::Done(_) | ChatEvent::Failed(_));
-                let next = (None, (!last).then_some(receiver));
-                Some((Ok(encode(event, request_id.as_ref())), next))
+                let frames = format.encode(event, request_id.as_ref());
+                let next = (None, (!last).then_some((receiver, format)));
+                Some((Ok(frames), next))
             }
         },
     )
@@ -143,10 +162,13 @@ fn encode(event: ChatEvent, request_id: Option<&RequestId>) -> Bytes {
     let (name, data) = match event {
         ChatEvent::Started => return Bytes::from_static(b": started\n\n"),
         ChatEvent::Delta(text) => ("delta", json!({ "text": text }).to_string()),
-        ChatEvent::Done(settled) => (
+        ChatEvent::Done(answered) => (
             "done",
-            serde_json::to_string(&ChatResponse::new(settled.record, Some(settled.balance)))
-                .unwrap_or_else(|_| String::from("{}")),
+            serde_json::to_string(&ChatResponse::new(
+                answered.settled.record,
+                Some(answered.settled.balance),
+            ))
+            .unwrap_or_else(|_| String::from("{}")),
         ),
         ChatEvent::Failed(error) => ("error", ApiError::from(error).problem_json(request_id)),
     };
@@ -155,8 +177,9 @@ fn encode(event: ChatEvent, request_id: Option<&RequestId>) -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    use application::Answered;
     use chrono::{TimeZone, Utc};
-    use domain::{ChatStatus, Tokens, UserId};
+    use domain::{ChatStatus, TokenCounts, Tokens, UserId};
     use futures_util::StreamExt;
     use ports::{ChatRecord, SettledChat};
 
@@ -172,17 +195,21 @@ mod tests {
             text(encode(ChatEvent::Delta("He said \"hi\"\n".into()), None)),
             "event: delta\ndata: {\"text\":\"He said \\\"hi\\\"\\n\"}\n\n"
         );
-        let done = ChatEvent::Done(SettledChat {
-            record: ChatRecord {
-                id: 3,
-                user_id: UserId(1),
-                message: "m".into(),
-                response: "r".into(),
-                timestamp: Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap(),
-                status: ChatStatus::Completed,
-                tokens_charged: Tokens::new(100),
+        let done = ChatEvent::Done(Answered {
+            settled: SettledChat {
+                record: ChatRecord {
+                    id: 3,
+                    user_id: UserId(1),
+                    message: "m".into(),
+                    response: "r".into(),
+                    timestamp: Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap(),
+                    status: ChatStatus::Completed,
+                    tokens_charged: Tokens::new(100),
+                },
+                balance: Tokens::new(3800),
             },
-            balance: Tokens::new(3800),
+            model: "dummy".into(),
+            tokens: TokenCounts::default(),
         });
         assert_eq!(
             text(encode(done, None)),
@@ -203,7 +230,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn silence_is_filled_with_heartbeats_and_the_body_ends_after_the_last_event() {
         let (sender, receiver) = mpsc::channel(4);
-        let mut body = Box::pin(body(ChatEvent::Started, receiver, None));
+        let mut body = Box::pin(body(ChatEvent::Started, receiver, None, NativeEvents));
         assert_eq!(text(body.next().await.unwrap().unwrap()), ": started\n\n");
         let before = tokio::time::Instant::now();
         assert_eq!(body.next().await.unwrap().unwrap(), KEEP_ALIVE);

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use domain::{LedgerEntryKind, Tokens, UserId};
 use futures_executor::block_on;
 use ports::{
-    Adjusted, MockAdminRepository, MockPasswordHasher, MockThrottleRepository, MockUserRepository,
-    PasswordHash,
+    Adjusted, ApiKeyId, MockAdminRepository, MockApiKeyRepository, MockPasswordHasher,
+    MockThrottleRepository, MockUserRepository, PasswordHash,
 };
 
 use super::*;
@@ -20,9 +20,14 @@ fn admin_users(admin: MockAdminRepository, users: MockUserRepository) -> AdminUs
     hasher
         .expect_hash()
         .returning(|_| Ok(PasswordHash("new-hash".into())));
+    let mut keys = MockApiKeyRepository::new();
+    keys.expect_list_api_keys().returning(|_| Ok(Vec::new()));
+    keys.expect_revoke_api_key()
+        .returning(|user, key| Ok(user == UserId(2) && key == ApiKeyId(5)));
     AdminUsers::new(
         Arc::new(admin),
         Arc::new(users),
+        Arc::new(keys),
         Arc::new(hasher),
         fixed_clock(),
         no_login_limits(),
@@ -187,6 +192,7 @@ fn a_weak_reset_password_is_refused_before_hashing() {
     let users = AdminUsers::new(
         Arc::new(admin),
         Arc::new(users_by_id(Some(user(2, 0)))),
+        Arc::new(MockApiKeyRepository::new()),
         Arc::new(hasher),
         fixed_clock(),
         no_login_limits(),
@@ -252,6 +258,7 @@ fn lifting_a_login_lock_forgets_the_failures_counted_against_that_username() {
     let users = AdminUsers::new(
         Arc::new(MockAdminRepository::new()),
         Arc::new(users_by_id(Some(user(2, 0)))),
+        Arc::new(MockApiKeyRepository::new()),
         Arc::new(MockPasswordHasher::new()),
         fixed_clock(),
         throttle.clone(),
@@ -264,12 +271,27 @@ fn lifting_a_login_lock_forgets_the_failures_counted_against_that_username() {
     let users = AdminUsers::new(
         Arc::new(MockAdminRepository::new()),
         Arc::new(users_by_id(None)),
+        Arc::new(MockApiKeyRepository::new()),
         Arc::new(MockPasswordHasher::new()),
         fixed_clock(),
         no_login_limits(),
     );
     assert_eq!(
         block_on(users.lift_login_lock(&superuser(1), UserId(2))),
+        Err(AdminError::NotFound)
+    );
+}
+
+#[test]
+fn an_admin_revokes_only_keys_of_the_user_on_the_page() {
+    let users = admin_users(MockAdminRepository::new(), MockUserRepository::new());
+    let admin = superuser(1);
+    assert_eq!(
+        block_on(users.revoke_api_key(&admin, UserId(2), ApiKeyId(5))),
+        Ok(())
+    );
+    assert_eq!(
+        block_on(users.revoke_api_key(&admin, UserId(3), ApiKeyId(5))),
         Err(AdminError::NotFound)
     );
 }

@@ -10,7 +10,9 @@ use std::{
 use domain::{ChatStatus, TokenCounts, Tokens};
 use futures_executor::block_on;
 use futures_util::{StreamExt, stream};
-use ports::{MockChatRepository, MockResponder, Reservation, ResponderError, StreamPiece, Usage};
+use ports::{
+    MockChatRepository, MockResponder, Reservation, ResponderError, SettledChat, StreamPiece, Usage,
+};
 
 use super::*;
 use crate::{
@@ -129,7 +131,7 @@ fn run(chats: MockChatRepository, responder: MockResponder, policy: ChargePolicy
 
 fn done_of(events: &[ChatEvent]) -> &SettledChat {
     match events.last() {
-        Some(ChatEvent::Done(settled)) => settled,
+        Some(ChatEvent::Done(answered)) => &answered.settled,
         other => panic!("expected done last, got {other:?}"),
     }
 }
@@ -357,6 +359,7 @@ fn an_idempotent_retry_streams_the_stored_answer_without_charging() {
     chats.expect_settle().never();
     let mut responder = MockResponder::new();
     responder.expect_stream().never();
+    responder.expect_model().return_const("served".to_owned());
     let client = Client::default();
     run(chats, responder, policy(), &client);
     let events = client.events();
