@@ -25,6 +25,7 @@ CATEGORIES = [
     ("r2d2: connection checkout and return", r"r2d2::"),
     ("diesel: query building, binding, row mapping", r"diesel::"),
     ("tokio spawn_blocking hand-off", r"tokio::runtime::blocking|spawn_blocking"),
+    ("SQLite writer and reader threads: queue hand-off, wake-ups", r"adapters::storage::sqlite::|std::sync::mpmc|tokio::sync::oneshot"),
     ("JWT: HMAC-SHA256, base64, claims", r"jsonwebtoken|sha2::|hmac::|base64::"),
     ("JSON: serde_json", r"serde_json"),
     ("tracing", r"tracing"),

@@ -92,6 +92,8 @@ pub struct DatabaseSettings {
     pub busy_timeout_ms: u64,
     /// PostgreSQL per-statement limit.
     pub statement_timeout_ms: u64,
+    /// SQLite: writes (and, apart, reads) that may wait for a connection; beyond, 503.
+    pub queue_capacity: u64,
 }
 
 /// Passwords and tokens.
@@ -637,6 +639,7 @@ impl DatabaseSettings {
     pub fn validate(&self) -> Result<DatabaseUrl, SettingsError> {
         at_least("database.max_connections", self.max_connections.into(), 1)?;
         at_least("database.acquire_timeout_ms", self.acquire_timeout_ms, 1)?;
+        at_least("database.queue_capacity", self.queue_capacity, 1)?;
         DatabaseUrl::parse(self.url.expose_secret())
             .map_err(|e| SettingsError::invalid("database.url", e))
     }
@@ -648,6 +651,7 @@ impl DatabaseSettings {
             acquire_timeout: Duration::from_millis(self.acquire_timeout_ms),
             busy_timeout: Duration::from_millis(self.busy_timeout_ms),
             statement_timeout: Duration::from_millis(self.statement_timeout_ms),
+            queue_capacity: usize::try_from(self.queue_capacity).unwrap_or(usize::MAX),
         }
     }
 }
@@ -839,6 +843,11 @@ mod tests {
                 "CHAT_API__DATABASE__ACQUIRE_TIMEOUT_MS",
                 "0",
                 "database.acquire_timeout_ms",
+            ),
+            (
+                "CHAT_API__DATABASE__QUEUE_CAPACITY",
+                "0",
+                "database.queue_capacity",
             ),
             ("CHAT_API__AUTH__BCRYPT_COST", "3", "auth.bcrypt_cost"),
             ("CHAT_API__AUTH__BCRYPT_COST", "32", "auth.bcrypt_cost"),

@@ -196,7 +196,7 @@ impl ApplicationBuilder {
         let services = Arc::new(services);
         // `build` runs on the main runtime: the one tracked tasks must run on.
         let shutdown = Shutdown::new(tokio::runtime::Handle::current());
-        let database = match opened {
+        let database = match &opened {
             Some(storage) => Some((storage.database().clone(), settings.database.validate()?)),
             None => None,
         };
@@ -250,6 +250,7 @@ impl ApplicationBuilder {
             sweep_interval: Duration::from_secs(settings.ledger.sweep_interval_secs),
             prune_interval: Duration::from_secs(settings.throttle.prune_interval_secs),
             audit_interval: Duration::from_secs(settings.ledger.audit_interval_secs),
+            storage: opened,
         })
     }
 }
@@ -320,6 +321,8 @@ pub struct Application {
     sweep_interval: Duration,
     prune_interval: Duration,
     audit_interval: Duration,
+    /// The storage adapter when it was opened here, for flushing its writes before exit.
+    storage: Option<DieselStorage>,
 }
 
 impl Application {
@@ -378,6 +381,7 @@ impl Application {
             metrics_listener,
             shutdown,
             shutdown_timeout,
+            storage,
             ..
         } = self;
         let metrics_listener = metrics_listener.map(|(server, _)| {
@@ -416,9 +420,13 @@ impl Application {
                 tracing::error!(%error, "background job failed to stop");
             }
         }
-        // Writes are committed before their request answers, so there is no write queue to
-        // drain. A batching writer (one SQLite writer fed by a queue) must be flushed here: after
-        // the last task and job that could enqueue, before the process exits.
+        // After the last task and job that could queue a write, before the process exits: an
+        // abandoned task's queued write still commits.
+        if let Some(storage) = storage {
+            if let Err(error) = storage.flush().await {
+                tracing::warn!(%error, "queued writes could not be flushed before exit");
+            }
+        }
         tracing::info!("stopped");
         result
     }

@@ -20,23 +20,23 @@ impl ApiKeyRepository for DieselStorage {
     ) -> Result<CreatedApiKey, StorageError> {
         key.created_at = truncate_to_micros(key.created_at).and_utc();
         key.expires_at = key.expires_at.map(|at| truncate_to_micros(at).and_utc());
-        self.blocking(move |db| dispatch!(db, create_api_key(&key, live_limit)))
+        self.write(move |db| dispatch!(db, create_api_key(&key, live_limit)))
             .await
     }
 
     async fn list_api_keys(&self, user_id: UserId) -> Result<Vec<ApiKey>, StorageError> {
-        self.blocking(move |db| dispatch!(db, list_api_keys(user_id)))
+        self.read(move |db| dispatch!(db, list_api_keys(user_id)))
             .await
     }
 
     async fn revoke_api_key(&self, user_id: UserId, id: ApiKeyId) -> Result<bool, StorageError> {
-        self.blocking(move |db| dispatch!(db, revoke_api_key(user_id, id)))
+        self.write(move |db| dispatch!(db, revoke_api_key(user_id, id)))
             .await
     }
 
     async fn find_api_key(&self, secret_hash: &str) -> Result<Option<KeyOwner>, StorageError> {
         let secret_hash = secret_hash.to_owned();
-        self.blocking(move |db| dispatch!(db, find_api_key(&secret_hash)))
+        self.read(move |db| dispatch!(db, find_api_key(&secret_hash)))
             .await
     }
 
@@ -47,7 +47,7 @@ impl ApiKeyRepository for DieselStorage {
         stale_before: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
         let (now, stale_before) = (truncate_to_micros(now), truncate_to_micros(stale_before));
-        self.blocking(move |db| dispatch!(db, touch_api_key(id, now, stale_before)))
+        self.write(move |db| dispatch!(db, touch_api_key(id, now, stale_before)))
             .await
     }
 }
@@ -60,7 +60,7 @@ impl HistoryRepository for DieselStorage {
         window: Window,
     ) -> Result<Page<ChatRecord>, StorageError> {
         let (rows, total) = self
-            .blocking(move |db| dispatch!(db, chat_history(user_id, window.offset, window.limit)))
+            .read(move |db| dispatch!(db, chat_history(user_id, window.offset, window.limit)))
             .await?;
         Ok(Page {
             items: rows.into_iter().map(ChatRecord::from).collect(),
@@ -72,7 +72,7 @@ impl HistoryRepository for DieselStorage {
         let from = truncate_to_micros(query.from);
         let to = truncate_to_micros(query.to);
         let (rows, total, before) = self
-            .blocking(move |db| {
+            .read(move |db| {
                 dispatch!(
                     db,
                     statement(

@@ -25,7 +25,7 @@ impl AdminRepository for DieselStorage {
         today_start: DateTime<Utc>,
     ) -> Result<DashboardTotals, StorageError> {
         let start = today_start.naive_utc();
-        self.blocking(move |db| dispatch!(db, dashboard_totals(start)))
+        self.read(move |db| dispatch!(db, dashboard_totals(start)))
             .await
     }
 
@@ -35,7 +35,7 @@ impl AdminRepository for DieselStorage {
         window: Window,
     ) -> Result<Page<UserSummary>, StorageError> {
         let (rows, total) = self
-            .blocking(move |db| {
+            .read(move |db| {
                 dispatch!(
                     db,
                     list_users(search.as_deref(), window.offset, window.limit)
@@ -60,7 +60,7 @@ impl AdminRepository for DieselStorage {
         limit: i64,
     ) -> Result<Vec<LedgerLine>, StorageError> {
         let (rows, actors) = self
-            .blocking(move |db| dispatch!(db, user_ledger(user_id, limit)))
+            .read(move |db| dispatch!(db, user_ledger(user_id, limit)))
             .await?;
         rows.into_iter()
             .map(|row| {
@@ -104,7 +104,7 @@ impl AdminRepository for DieselStorage {
         let from = filter.from.map(|t| t.naive_utc());
         let before = filter.before.map(|t| t.naive_utc());
         let (rows, total) = self
-            .blocking(move |db| {
+            .read(move |db| {
                 dispatch!(
                     db,
                     list_chats(user, from, before, window.offset, window.limit)
@@ -118,20 +118,18 @@ impl AdminRepository for DieselStorage {
     }
 
     async fn find_chat(&self, id: i64) -> Result<Option<ChatLine>, StorageError> {
-        let found = self
-            .blocking(move |db| dispatch!(db, find_chat(id)))
-            .await?;
+        let found = self.read(move |db| dispatch!(db, find_chat(id))).await?;
         Ok(found.map(chat_line))
     }
 
     async fn adjust_tokens(&self, adjustment: TokenAdjustment) -> Result<Adjusted, StorageError> {
         let at = truncate_to_micros(adjustment.at);
-        self.blocking(move |db| dispatch!(db, adjust_tokens(&adjustment, at)))
+        self.write(move |db| dispatch!(db, adjust_tokens(&adjustment, at)))
             .await
     }
 
     async fn set_active(&self, user_id: UserId, active: bool) -> Result<bool, StorageError> {
-        self.blocking(move |db| dispatch!(db, set_active(user_id, active)))
+        self.write(move |db| dispatch!(db, set_active(user_id, active)))
             .await
     }
 
@@ -140,7 +138,7 @@ impl AdminRepository for DieselStorage {
         user_id: UserId,
         hash: PasswordHash,
     ) -> Result<bool, StorageError> {
-        self.blocking(move |db| dispatch!(db, set_password(user_id, &hash.0)))
+        self.write(move |db| dispatch!(db, set_password(user_id, &hash.0)))
             .await
     }
 }
@@ -155,7 +153,7 @@ impl AdminSessionRepository for DieselStorage {
             created_at: truncate_to_micros(session.created_at),
             expires_at: truncate_to_micros(session.expires_at),
         };
-        self.blocking(move |db| dispatch!(db, create_admin_session(&row)))
+        self.write(move |db| dispatch!(db, create_admin_session(&row)))
             .await
     }
 
@@ -166,7 +164,7 @@ impl AdminSessionRepository for DieselStorage {
     ) -> Result<Option<AdminSession>, StorageError> {
         let (id_hash, now) = (id_hash.to_owned(), truncate_to_micros(now));
         let row = self
-            .blocking(move |db| dispatch!(db, find_admin_session(&id_hash, now)))
+            .read(move |db| dispatch!(db, find_admin_session(&id_hash, now)))
             .await?;
         Ok(row.map(|row| AdminSession {
             user_id: UserId(row.user_id),
@@ -177,13 +175,13 @@ impl AdminSessionRepository for DieselStorage {
 
     async fn delete_session(&self, id_hash: &str) -> Result<(), StorageError> {
         let id_hash = id_hash.to_owned();
-        self.blocking(move |db| dispatch!(db, delete_admin_session(&id_hash)))
+        self.write(move |db| dispatch!(db, delete_admin_session(&id_hash)))
             .await
     }
 
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, StorageError> {
         let now = truncate_to_micros(now);
-        self.blocking(move |db| dispatch!(db, delete_expired_admin_sessions(now)))
+        self.write(move |db| dispatch!(db, delete_expired_admin_sessions(now)))
             .await
     }
 }

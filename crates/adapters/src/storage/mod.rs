@@ -1,19 +1,24 @@
 //! Diesel storage on SQLite or PostgreSQL, one binary, backend chosen from the database URL.
 //!
 //! - [`url`]: which backend a URL names.
-//! - [`pool`]: pools, per-connection setup, migrations, write transactions.
+//! - [`pool`]: the backends' connections, migrations, write transactions.
+//! - [`sqlite`]: SQLite's writer thread (group commit) and reader threads.
 //! - [`queries`]: every SQL statement, written once, compiled per backend.
-//! - [`DieselStorage`]: the ports, each call run on tokio's blocking pool so diesel never blocks the
-//!   request event loop.
+//! - [`DieselStorage`]: the ports. Each call is a read or a write: on SQLite a read goes to a
+//!   reader thread and a write to the writer's queue; on PostgreSQL either runs on tokio's
+//!   blocking pool with a pooled connection. Either way diesel never blocks the request event
+//!   loop.
 
 mod accounts;
 mod admin;
+mod cached;
 mod error;
 mod models;
 pub mod pool;
 mod queries;
 mod schema;
 mod security;
+pub mod sqlite;
 pub mod url;
 
 use std::sync::{
@@ -23,6 +28,10 @@ use std::sync::{
 
 use async_trait::async_trait;
 use chrono::{DateTime, Timelike, Utc};
+use diesel::{
+    PgConnection, SqliteConnection,
+    r2d2::{ConnectionManager, Pool},
+};
 use domain::{Tokens, User, UserId, UsernameKey};
 use ports::{
     ChargeId, ChatLedgerTotals, ChatRecord, ChatRepository, ChatReservation, CreatedUser,
@@ -33,24 +42,23 @@ use ports::{
 use uuid::Uuid;
 
 pub use self::{
-    pool::{Database, DatabaseError, PoolSettings},
+    pool::{ConnectionState, DEFAULT_QUEUE_CAPACITY, Database, DatabaseError, PoolSettings},
     url::{DatabaseUrl, DatabaseUrlError},
 };
 
-/// Runs one query function on whichever backend `$db` (a [`Database`]) is, on a pooled
-/// connection, mapping diesel and pool errors to [`StorageError`]. Every path in it is absolute,
-/// so a caller imports the macro and nothing else.
+/// Runs one query function on whichever backend `$conn` (a `&mut` [`Conn`]) is, mapping diesel
+/// errors to [`StorageError`]. Every path in it is absolute, so a caller imports the macro and
+/// nothing else. Used inside [`DieselStorage::read`] and [`DieselStorage::write`]:
+/// `self.read(move |db| dispatch!(db, find_user(id)))`.
 macro_rules! dispatch {
-    ($db:expr, $function:ident($($arg:expr),* $(,)?)) => {
-        match $db {
-            $crate::storage::Database::Sqlite(pool) => {
-                let mut conn = pool.get().map_err($crate::storage::error::pool_unavailable)?;
-                $crate::storage::queries::sqlite::$function(&mut conn, $($arg),*)
+    ($conn:expr, $function:ident($($arg:expr),* $(,)?)) => {
+        match $conn {
+            $crate::storage::Conn::Sqlite(conn) => {
+                $crate::storage::queries::sqlite::$function(conn, $($arg),*)
                     .map_err($crate::storage::error::classify)
             }
-            $crate::storage::Database::Postgres(pool) => {
-                let mut conn = pool.get().map_err($crate::storage::error::pool_unavailable)?;
-                $crate::storage::queries::postgres::$function(&mut conn, $($arg),*)
+            $crate::storage::Conn::Postgres(conn) => {
+                $crate::storage::queries::postgres::$function(conn, $($arg),*)
                     .map_err($crate::storage::error::classify)
             }
         }
@@ -58,6 +66,16 @@ macro_rules! dispatch {
 }
 
 pub(crate) use dispatch;
+
+type PgPool = Pool<ConnectionManager<PgConnection>>;
+
+/// The connection one storage call runs on, of either backend.
+pub enum Conn<'a> {
+    /// A SQLite reader's connection, or the writer's inside the operation's savepoint.
+    Sqlite(&'a mut SqliteConnection),
+    /// A pooled PostgreSQL connection.
+    Postgres(&'a mut PgConnection),
+}
 
 /// How many expired charges one sweep refunds at most; the next sweep takes the rest.
 const SWEEP_BATCH: i64 = 500;
@@ -111,17 +129,30 @@ impl DieselStorage {
         }
     }
 
-    /// The pool's occupancy now. Read without locking the pool for long; the numbers are a
-    /// sample, not a snapshot (calls may start or end between reading them).
+    /// The connections' occupancy now (on SQLite: the writer and the readers). Read without
+    /// locking anything; the numbers are a sample, not a snapshot (calls may start or end between
+    /// reading them).
     pub fn pool_usage(&self) -> PoolUsage {
-        let (max, open, idle) = self.db.pool_state();
-        let in_use = open.saturating_sub(idle);
-        let calls = u32::try_from(self.calls.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
+        let state = self.db.pool_state();
+        let waiting = state.waiting.unwrap_or_else(|| {
+            let calls = u32::try_from(self.calls.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
+            calls.saturating_sub(state.in_use)
+        });
         PoolUsage {
-            max,
-            in_use,
-            idle,
-            waiting: calls.saturating_sub(in_use),
+            max: state.max,
+            in_use: state.in_use,
+            idle: state.max.saturating_sub(state.in_use),
+            waiting,
+        }
+    }
+
+    /// Waits until every write queued before this call has committed or failed. On SQLite the
+    /// writer runs its queue in order, so an empty operation queued now is answered after all of
+    /// them; PostgreSQL writes commit before their call returns, so there is nothing to wait for.
+    pub async fn flush(&self) -> Result<(), StorageError> {
+        match &self.db {
+            Database::Sqlite(sqlite) => sqlite.writer.run(Box::new(|_| Ok(()))).await,
+            Database::Postgres(_) => Ok(()),
         }
     }
 
@@ -130,18 +161,63 @@ impl DieselStorage {
         &self.db
     }
 
-    /// Runs blocking diesel work off the async runtime, inside the caller's tracing span.
-    async fn blocking<T, F>(&self, work: F) -> Result<T, StorageError>
+    /// Runs work that only reads, off the async runtime: on SQLite on a reader thread (a
+    /// read-only connection: a write fails there), on PostgreSQL as [`Self::write`] does.
+    async fn read<T, F>(&self, work: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
-        F: FnOnce(&Database) -> Result<T, StorageError> + Send + 'static,
+        F: for<'c, 'd> FnOnce(&'c mut Conn<'d>) -> Result<T, StorageError> + Send + 'static,
     {
-        let db = self.db.clone();
+        match &self.db {
+            Database::Sqlite(sqlite) => {
+                let span = tracing::Span::current();
+                sqlite
+                    .readers
+                    .run(move |conn| span.in_scope(|| work(&mut Conn::Sqlite(conn))))
+                    .await
+            }
+            Database::Postgres(pool) => self.on_postgres(pool, work).await,
+        }
+    }
+
+    /// Runs work that may write, off the async runtime: on SQLite as one operation of the
+    /// writer's next batch (in its own savepoint, answered after the batch commits), on
+    /// PostgreSQL on tokio's blocking pool with a pooled connection.
+    async fn write<T, F>(&self, work: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: for<'c, 'd> FnOnce(&'c mut Conn<'d>) -> Result<T, StorageError> + Send + 'static,
+    {
+        match &self.db {
+            Database::Sqlite(sqlite) => {
+                let span = tracing::Span::current();
+                sqlite
+                    .writer
+                    .run(Box::new(move |conn| {
+                        span.in_scope(|| work(&mut Conn::Sqlite(conn)))
+                    }))
+                    .await
+            }
+            Database::Postgres(pool) => self.on_postgres(pool, work).await,
+        }
+    }
+
+    /// Runs `work` on a pooled PostgreSQL connection on tokio's blocking pool, inside the
+    /// caller's tracing span.
+    async fn on_postgres<T, F>(&self, pool: &PgPool, work: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: for<'c, 'd> FnOnce(&'c mut Conn<'d>) -> Result<T, StorageError> + Send + 'static,
+    {
+        let pool = pool.clone();
         let span = tracing::Span::current();
         let call = CallUnderWay::start(&self.calls);
         tokio::task::spawn_blocking(move || {
             let _call = call;
-            span.in_scope(|| work(&db))
+            span.in_scope(|| {
+                let mut conn = pool.get().map_err(error::pool_unavailable)?;
+                work(&mut Conn::Postgres(&mut conn))
+            })
         })
         .await
         .map_err(|e| StorageError::Internal(format!("storage task failed: {e}")))?
@@ -151,7 +227,7 @@ impl DieselStorage {
 #[async_trait]
 impl UserRepository for DieselStorage {
     async fn create(&self, new_user: NewUser) -> Result<CreatedUser, StorageError> {
-        self.blocking(move |db| dispatch!(db, create_user(&new_user)))
+        self.write(move |db| dispatch!(db, create_user(&new_user)))
             .await
     }
 
@@ -160,12 +236,12 @@ impl UserRepository for DieselStorage {
         key: &UsernameKey,
     ) -> Result<Option<UserCredentials>, StorageError> {
         let key = key.clone();
-        self.blocking(move |db| dispatch!(db, find_credentials(&key)))
+        self.read(move |db| dispatch!(db, find_credentials(&key)))
             .await
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StorageError> {
-        self.blocking(move |db| dispatch!(db, find_user(id))).await
+        self.read(move |db| dispatch!(db, find_user(id))).await
     }
 
     async fn upgrade_password_hash(
@@ -174,7 +250,7 @@ impl UserRepository for DieselStorage {
         current: PasswordHash,
         new: PasswordHash,
     ) -> Result<bool, StorageError> {
-        self.blocking(move |db| dispatch!(db, upgrade_password_hash(id, &current.0, &new.0)))
+        self.write(move |db| dispatch!(db, upgrade_password_hash(id, &current.0, &new.0)))
             .await
     }
 }
@@ -182,7 +258,7 @@ impl UserRepository for DieselStorage {
 #[async_trait]
 impl LedgerRepository for DieselStorage {
     async fn ledger_totals(&self) -> Result<Vec<LedgerTotals>, StorageError> {
-        let rows = self.blocking(|db| dispatch!(db, ledger_totals())).await?;
+        let rows = self.read(|db| dispatch!(db, ledger_totals())).await?;
         Ok(rows
             .into_iter()
             .map(|row| LedgerTotals {
@@ -195,9 +271,7 @@ impl LedgerRepository for DieselStorage {
     }
 
     async fn chat_ledger_totals(&self) -> Result<Vec<ChatLedgerTotals>, StorageError> {
-        let rows = self
-            .blocking(|db| dispatch!(db, chat_ledger_totals()))
-            .await?;
+        let rows = self.read(|db| dispatch!(db, chat_ledger_totals())).await?;
         Ok(rows
             .into_iter()
             .map(|row| ChatLedgerTotals {
@@ -211,7 +285,7 @@ impl LedgerRepository for DieselStorage {
     }
 
     async fn pending_charges(&self) -> Result<i64, StorageError> {
-        self.blocking(|db| dispatch!(db, pending_charges())).await
+        self.read(|db| dispatch!(db, pending_charges())).await
     }
 }
 
@@ -223,7 +297,7 @@ impl ServerSettingsRepository for DieselStorage {
         candidate: &str,
     ) -> Result<String, StorageError> {
         let (name, candidate) = (name.to_owned(), candidate.to_owned());
-        self.blocking(move |db| dispatch!(db, get_or_insert_setting(&name, &candidate)))
+        self.write(move |db| dispatch!(db, get_or_insert_setting(&name, &candidate)))
             .await
     }
 }
@@ -231,7 +305,7 @@ impl ServerSettingsRepository for DieselStorage {
 #[async_trait]
 impl ChatRepository for DieselStorage {
     async fn completed_chat_count(&self, user_id: UserId) -> Result<i64, StorageError> {
-        self.blocking(move |db| dispatch!(db, completed_chat_count(user_id)))
+        self.read(move |db| dispatch!(db, completed_chat_count(user_id)))
             .await
     }
 
@@ -244,13 +318,13 @@ impl ChatRepository for DieselStorage {
             return Ok(Vec::new());
         }
         let rows = self
-            .blocking(move |db| dispatch!(db, recent_exchanges(user_id, i64::from(limit))))
+            .read(move |db| dispatch!(db, recent_exchanges(user_id, i64::from(limit))))
             .await?;
         Ok(rows.into_iter().map(ChatRecord::from).collect())
     }
 
     async fn reserve(&self, reservation: ChatReservation) -> Result<Reservation, StorageError> {
-        self.blocking(move |db| dispatch!(db, reserve(&reservation)))
+        self.write(move |db| dispatch!(db, reserve(&reservation)))
             .await
     }
 
@@ -260,7 +334,7 @@ impl ChatRepository for DieselStorage {
         chat: FinishedChat,
     ) -> Result<Settlement, StorageError> {
         let at = truncate_to_micros(chat.at);
-        self.blocking(move |db| dispatch!(db, settle(charge, &chat, at)))
+        self.write(move |db| dispatch!(db, settle(charge, &chat, at)))
             .await
     }
 
@@ -272,13 +346,13 @@ impl ChatRepository for DieselStorage {
     ) -> Result<bool, StorageError> {
         let reason = reason.to_owned();
         let at = truncate_to_micros(at);
-        self.blocking(move |db| dispatch!(db, refund(charge, &reason, at)))
+        self.write(move |db| dispatch!(db, refund(charge, &reason, at)))
             .await
     }
 
     async fn refund_expired(&self, now: DateTime<Utc>) -> Result<u64, StorageError> {
         let now = truncate_to_micros(now);
-        self.blocking(move |db| {
+        self.write(move |db| {
             let mut refunded = 0;
             for id in dispatch!(db, expired_charges(now, SWEEP_BATCH))? {
                 let charge = Uuid::parse_str(&id)
@@ -303,7 +377,7 @@ impl ChatRepository for DieselStorage {
     ) -> Result<IdempotencyKeyState, StorageError> {
         let key = key.to_owned();
         let in_progress = self
-            .blocking(move |db| dispatch!(db, idempotency_in_progress(user_id, &key)))
+            .read(move |db| dispatch!(db, idempotency_in_progress(user_id, &key)))
             .await?;
         Ok(match in_progress {
             None => IdempotencyKeyState::Absent,

@@ -4,12 +4,12 @@ use std::{path::Path, time::Duration};
 
 use diesel::{
     Connection, PgConnection, RunQueryDsl, SqliteConnection,
-    connection::SimpleConnection,
+    connection::{AnsiTransactionManager, SimpleConnection, TransactionManager},
     r2d2::{ConnectionManager, CustomizeConnection, HandleError, Pool},
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::{queries, url::DatabaseUrl};
+use super::{queries, sqlite::SqliteDatabase, url::DatabaseUrl};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -27,8 +27,9 @@ const KEY_LOCK_NAMESPACE: i32 = 0x63_74;
 macro_rules! with_migrations {
     ($db:expr, |$conn:ident, $migrations:ident| $body:expr) => {
         match $db {
-            Database::Sqlite(pool) => {
-                let mut $conn = pool
+            Database::Sqlite(sqlite) => {
+                let mut $conn = sqlite
+                    .maintenance
                     .get()
                     .map_err(|e| DatabaseError::Migrate(e.to_string()))?;
                 let $migrations = || SQLITE_MIGRATIONS;
@@ -68,6 +69,10 @@ fn with_connect_timeout(conninfo: &str) -> String {
     }
 }
 
+/// [`PoolSettings::queue_capacity`] unless configured: several times what a few thousand requests
+/// per second queue while one batch commits.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+
 /// Tuning of the pool and of every connection it opens.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
@@ -79,6 +84,9 @@ pub struct PoolSettings {
     pub busy_timeout: Duration,
     /// PostgreSQL: longest any one statement may run.
     pub statement_timeout: Duration,
+    /// SQLite: operations that may wait for the writer (and, apart, reads for the readers);
+    /// beyond that a call fails at once as unavailable (503) rather than queueing without bound.
+    pub queue_capacity: usize,
 }
 
 impl Default for PoolSettings {
@@ -88,6 +96,7 @@ impl Default for PoolSettings {
             acquire_timeout: Duration::from_secs(2),
             busy_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
         }
     }
 }
@@ -96,7 +105,7 @@ impl Default for PoolSettings {
 #[derive(Clone)]
 pub enum Database {
     /// An embedded SQLite file.
-    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+    Sqlite(SqliteDatabase),
     /// A PostgreSQL server.
     Postgres(Pool<ConnectionManager<PgConnection>>),
 }
@@ -108,6 +117,17 @@ impl std::fmt::Debug for Database {
             Self::Postgres(_) => "Database::Postgres",
         })
     }
+}
+
+/// A sample of [`Database::pool_state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionState {
+    /// Connections the request path may use.
+    pub max: u32,
+    /// Of those, busy now.
+    pub in_use: u32,
+    /// Calls waiting for a connection, when the database knows.
+    pub waiting: Option<u32>,
 }
 
 /// Opening or migrating the database failed at startup.
@@ -157,21 +177,6 @@ impl HandleError<diesel::r2d2::Error> for RedactingErrorLog {
 }
 
 #[derive(Debug)]
-struct SqliteSetup {
-    busy_timeout: Duration,
-}
-
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteSetup {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(&format!(
-            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-            self.busy_timeout.as_millis()
-        ))
-        .map_err(diesel::r2d2::Error::QueryError)
-    }
-}
-
-#[derive(Debug)]
 struct PostgresSetup {
     statement_timeout: Duration,
 }
@@ -190,28 +195,11 @@ impl Database {
     /// Opens a pool. SQLite files are created if missing (owner-only, see
     /// [`create_private_file`]) and switched to WAL, so readers never block the writer.
     pub fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self, DatabaseError> {
-        let connect_error = |e: r2d2::Error| DatabaseError::Connect(e.to_string());
         match url {
             DatabaseUrl::Sqlite(path) => {
                 create_private_file(path)?;
-                let path = path.to_string_lossy().into_owned();
-                let mut first = SqliteConnection::establish(&path)
-                    .map_err(|e| DatabaseError::Connect(e.to_string()))?;
-                first
-                    .batch_execute(&format!(
-                        "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL;",
-                        settings.busy_timeout.as_millis()
-                    ))
-                    .map_err(|e| DatabaseError::Connect(e.to_string()))?;
-                let pool = Pool::builder()
-                    .max_size(settings.max_connections)
-                    .connection_timeout(settings.acquire_timeout)
-                    .connection_customizer(Box::new(SqliteSetup {
-                        busy_timeout: settings.busy_timeout,
-                    }))
-                    .build(ConnectionManager::new(path))
-                    .map_err(connect_error)?;
-                Ok(Self::Sqlite(pool))
+                let path = path.to_string_lossy();
+                SqliteDatabase::open(&path, settings).map(Self::Sqlite)
             }
             DatabaseUrl::Postgres(conninfo) => {
                 let conninfo = &with_connect_timeout(conninfo);
@@ -246,8 +234,8 @@ impl Database {
     pub fn migrate(&self) -> Result<usize, DatabaseError> {
         let migrate_error = |e: &dyn std::fmt::Display| DatabaseError::Migrate(e.to_string());
         match self {
-            Self::Sqlite(pool) => {
-                let mut conn = pool.get().map_err(|e| migrate_error(&e))?;
+            Self::Sqlite(sqlite) => {
+                let mut conn = sqlite.maintenance.get().map_err(|e| migrate_error(&e))?;
                 let applied = conn
                     .immediate_transaction(|conn| {
                         conn.run_pending_migrations(SQLITE_MIGRATIONS)
@@ -284,13 +272,30 @@ impl Database {
         }
     }
 
-    /// The pool's size limit, open connections and idle connections.
-    pub fn pool_state(&self) -> (u32, u32, u32) {
-        let (max, state) = match self {
-            Self::Sqlite(pool) => (pool.max_size(), pool.state()),
-            Self::Postgres(pool) => (pool.max_size(), pool.state()),
-        };
-        (max, state.connections, state.idle_connections)
+    /// The request path's connections: how many at most, how many busy, and how many calls wait
+    /// for one. SQLite counts the writer and the readers, and a queued operation as waiting;
+    /// PostgreSQL counts the pool's connections (calls waiting are counted by the caller).
+    pub fn pool_state(&self) -> ConnectionState {
+        match self {
+            Self::Sqlite(sqlite) => {
+                let (writes_queued, writing) = sqlite.writer.usage();
+                let (readers, reading, reads_queued) = sqlite.readers.usage();
+                let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                ConnectionState {
+                    max: count(readers + 1),
+                    in_use: count(reading + usize::from(writing)),
+                    waiting: Some(count(writes_queued + reads_queued)),
+                }
+            }
+            Self::Postgres(pool) => {
+                let state = pool.state();
+                ConnectionState {
+                    max: pool.max_size(),
+                    in_use: state.connections.saturating_sub(state.idle_connections),
+                    waiting: None,
+                }
+            }
+        }
     }
 
     /// True when every embedded migration has been applied (readiness).
@@ -355,7 +360,8 @@ impl From<diesel::result::Error> for MigrationFailure {
 }
 
 /// A transaction that may write. On SQLite it begins `IMMEDIATE`: a deferred transaction that reads
-/// first and writes later can fail with `SQLITE_BUSY` at once, bypassing the busy timeout.
+/// first and writes later can fail with `SQLITE_BUSY` at once, bypassing the busy timeout. Inside a
+/// transaction already open (the writer's batch) it is a savepoint.
 pub trait WriteTransaction: Connection {
     /// Runs `f` in a write transaction; commits on `Ok`, rolls back on `Err`.
     fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
@@ -370,7 +376,13 @@ impl WriteTransaction for SqliteConnection {
         F: FnOnce(&mut Self) -> Result<T, E>,
         E: From<diesel::result::Error>,
     {
-        self.immediate_transaction(f)
+        let depth = AnsiTransactionManager::transaction_manager_status_mut(self)
+            .transaction_depth()
+            .map_err(E::from)?;
+        match depth {
+            Some(_) => self.transaction(f),
+            None => self.immediate_transaction(f),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use super::{DieselStorage, dispatch, truncate_to_micros};
 impl RevocationRepository for DieselStorage {
     async fn is_revoked(&self, jti: Uuid, family: Uuid) -> Result<bool, StorageError> {
         let (jti, family) = (jti.to_string(), family.to_string());
-        self.blocking(move |db| dispatch!(db, is_token_revoked(&jti, &family)))
+        self.read(move |db| dispatch!(db, is_token_revoked(&jti, &family)))
             .await
     }
 
@@ -24,7 +24,7 @@ impl RevocationRepository for DieselStorage {
         now: DateTime<Utc>,
     ) -> Result<Rotation, StorageError> {
         let now = truncate_to_micros(now);
-        self.blocking(move |db| dispatch!(db, rotate_out(&token, now)))
+        self.write(move |db| dispatch!(db, rotate_out(&token, now)))
             .await
     }
 
@@ -34,13 +34,13 @@ impl RevocationRepository for DieselStorage {
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
         let now = truncate_to_micros(now);
-        self.blocking(move |db| dispatch!(db, revoke_refresh(&token, now)))
+        self.write(move |db| dispatch!(db, revoke_refresh(&token, now)))
             .await
     }
 
     async fn prune_revocations(&self, now: DateTime<Utc>) -> Result<u64, StorageError> {
         let now = truncate_to_micros(now);
-        self.blocking(move |db| dispatch!(db, prune_revocations(now)))
+        self.write(move |db| dispatch!(db, prune_revocations(now)))
             .await
     }
 }
@@ -50,7 +50,7 @@ impl ThrottleRepository for DieselStorage {
     async fn admit(&self, attempt: Attempt) -> Result<Admission, StorageError> {
         let since = truncate_to_micros(attempt.since);
         let at = truncate_to_micros(attempt.at);
-        self.blocking(move |db| {
+        self.write(move |db| {
             let subject = attempt.subject.as_deref();
             dispatch!(db, throttle_admit(&attempt.buckets, subject, since, at))
         })
@@ -58,23 +58,23 @@ impl ThrottleRepository for DieselStorage {
     }
 
     async fn withdraw(&self, ticket: AttemptTicket) -> Result<(), StorageError> {
-        self.blocking(move |db| dispatch!(db, throttle_withdraw(&ticket.0)))
+        self.write(move |db| dispatch!(db, throttle_withdraw(&ticket.0)))
             .await
     }
 
     async fn clear(&self, bucket: String) -> Result<(), StorageError> {
-        self.blocking(move |db| dispatch!(db, throttle_clear(&bucket)))
+        self.write(move |db| dispatch!(db, throttle_clear(&bucket)))
             .await
     }
 
     async fn clear_subject(&self, subject: String) -> Result<u64, StorageError> {
-        self.blocking(move |db| dispatch!(db, throttle_clear_subject(&subject)))
+        self.write(move |db| dispatch!(db, throttle_clear_subject(&subject)))
             .await
     }
 
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
         let before = truncate_to_micros(before);
-        self.blocking(move |db| dispatch!(db, throttle_prune(before)))
+        self.write(move |db| dispatch!(db, throttle_prune(before)))
             .await
     }
 
@@ -84,19 +84,19 @@ impl ThrottleRepository for DieselStorage {
         since: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
         let since = truncate_to_micros(since);
-        self.blocking(move |db| dispatch!(db, is_known_source(&source, since)))
+        self.read(move |db| dispatch!(db, is_known_source(&source, since)))
             .await
     }
 
     async fn remember_source(&self, source: String, at: DateTime<Utc>) -> Result<(), StorageError> {
         let at = truncate_to_micros(at);
-        self.blocking(move |db| dispatch!(db, remember_source(&source, at)))
+        self.write(move |db| dispatch!(db, remember_source(&source, at)))
             .await
     }
 
     async fn prune_sources(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
         let before = truncate_to_micros(before);
-        self.blocking(move |db| dispatch!(db, prune_sources(before)))
+        self.write(move |db| dispatch!(db, prune_sources(before)))
             .await
     }
 }

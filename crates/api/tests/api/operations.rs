@@ -116,9 +116,19 @@ async fn metrics_follow_requests_chats_refusals_and_the_ledger(backend: Backend)
         Some(1.0)
     );
     assert_eq!(sample(&page, "responder_duration_seconds_count"), Some(2.0));
+    // PostgreSQL: the pool's size. SQLite: the writer and one reader per core, at most
+    // `max_connections` readers.
+    let max_connections = app.settings.database.max_connections;
+    let connections = match backend {
+        Backend::Postgres => max_connections,
+        Backend::Sqlite => {
+            let cores = std::thread::available_parallelism().unwrap().get();
+            u32::try_from(cores).unwrap().min(max_connections) + 1
+        }
+    };
     assert_eq!(
         sample(&page, "db_pool_max_connections"),
-        Some(f64::from(app.settings.database.max_connections))
+        Some(f64::from(connections))
     );
     assert!(sample(&page, "db_pool_waiting").is_some());
 

@@ -166,7 +166,7 @@ macro_rules! admin_queries {
                     .inner_join(users::table)
                     .filter(chats::id.eq(id))
                     .select((ChatRow::as_select(), users::username))
-                    .first(conn)
+                    .get_result(conn)
                     .optional()
             }
 
@@ -193,7 +193,7 @@ macro_rules! admin_queries {
                         let available: Option<i64> = users::table
                             .find(user_id)
                             .select(users::tokens)
-                            .first(conn)
+                            .get_result(conn)
                             .optional()?;
                         return Ok(match available {
                             Some(available) => Adjusted::InsufficientTokens {
@@ -261,7 +261,7 @@ macro_rules! admin_queries {
                     .filter(admin_sessions::id_hash.eq(id_hash))
                     .filter(admin_sessions::expires_at.gt(now))
                     .select(AdminSessionRow::as_select())
-                    .first(conn)
+                    .get_result(conn)
                     .optional()
             }
 

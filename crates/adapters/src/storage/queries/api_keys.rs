@@ -90,7 +90,7 @@ macro_rules! api_key_queries {
                     .inner_join(users::table)
                     .filter(api_keys::secret_hash.eq(secret_hash))
                     .select((ApiKeyRow::as_select(), UserRow::as_select()))
-                    .first::<(ApiKeyRow, UserRow)>(conn)
+                    .get_result::<(ApiKeyRow, UserRow)>(conn)
                     .optional()
                     .map(|found| {
                         found.map(|(key, user)| KeyOwner {

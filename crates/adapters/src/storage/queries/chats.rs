@@ -14,6 +14,7 @@ macro_rules! chat_queries {
             use uuid::Uuid;
 
             use crate::storage::{
+                cached::CacheStatement,
                 error::is_unique_violation,
                 models::{
                     ChatRow, IdempotencyRow, NewChargeRow, NewChatRow, NewLedgerEntry,
@@ -61,7 +62,7 @@ macro_rules! chat_queries {
                     let existing: Option<IdempotencyRow> = idempotency_keys::table
                         .find((user_id, &idempotency.key))
                         .select(IdempotencyRow::as_select())
-                        .first(conn)
+                        .get_result(conn)
                         .optional()?;
                     if let Some(existing) = existing {
                         if existing.request_fingerprint != idempotency.request_fingerprint {
@@ -72,7 +73,7 @@ macro_rules! chat_queries {
                                 let chat: ChatRow = chats::table
                                     .find(chat_id)
                                     .select(ChatRow::as_select())
-                                    .first(conn)?;
+                                    .get_result(conn)?;
                                 Ok(Reservation::Replay(chat.into()))
                             }
                             None => Ok(Reservation::InProgress),
@@ -87,12 +88,13 @@ macro_rules! chat_queries {
                         .filter(users::tokens.ge(amount)),
                 )
                 .set(users::tokens.eq(users::tokens - amount))
+                .cached()
                 .execute(conn)?;
                 if debited == 0 {
                     let available: Option<i64> = users::table
                         .find(user_id)
                         .select(users::tokens)
-                        .first(conn)
+                        .get_result(conn)
                         .optional()?;
                     return Ok(match available {
                         Some(available) => Reservation::InsufficientTokens {
@@ -114,6 +116,7 @@ macro_rules! chat_queries {
                         deadline: reservation.deadline.naive_utc(),
                         created_at: now,
                     })
+                    .cached()
                     .execute(conn)?;
                 diesel::insert_into(ledger_entries::table)
                     .values(NewLedgerEntry {
@@ -125,6 +128,7 @@ macro_rules! chat_queries {
                         actor_id: None,
                         created_at: now,
                     })
+                    .cached()
                     .execute(conn)?;
                 if let Some(idempotency) = &reservation.idempotency {
                     diesel::insert_into(idempotency_keys::table)
@@ -136,6 +140,7 @@ macro_rules! chat_queries {
                             chat_id: None,
                             created_at: now,
                         })
+                        .cached()
                         .execute(conn)?;
                 }
                 Ok(Reservation::Reserved(ChargeId(charge_id)))
@@ -163,6 +168,7 @@ macro_rules! chat_queries {
                         chat_charges::closed_at.eq(at),
                     ))
                     .returning((chat_charges::user_id, chat_charges::amount))
+                    .cached()
                     .get_result(conn)
                     .optional()?;
                     let Some((user_id, reserved)) = closed else {
@@ -179,9 +185,11 @@ macro_rules! chat_queries {
                             tokens_charged: charged,
                         })
                         .returning(ChatRow::as_returning())
+                        .cached()
                         .get_result(conn)?;
                     diesel::update(chat_charges::table.filter(chat_charges::id.eq(&charge_ref)))
                         .set(chat_charges::chat_id.eq(chat_row.id))
+                        .cached()
                         .execute(conn)?;
                     let count = |tokens: u64| i64::try_from(tokens).unwrap_or(i64::MAX);
                     diesel::update(
@@ -194,12 +202,14 @@ macro_rules! chat_queries {
                         ledger_entries::prompt_tokens.eq(count(chat.tokens.prompt)),
                         ledger_entries::completion_tokens.eq(count(chat.tokens.completion)),
                     ))
+                    .cached()
                     .execute(conn)?;
                     let unused = reserved - charged;
                     let balance: i64 = if unused > 0 {
                         let balance = diesel::update(users::table.find(user_id))
                             .set(users::tokens.eq(users::tokens + unused))
                             .returning(users::tokens)
+                            .cached()
                             .get_result(conn)?;
                         diesel::insert_into(ledger_entries::table)
                             .values(NewLedgerEntry {
@@ -217,13 +227,14 @@ macro_rules! chat_queries {
                                 actor_id: None,
                                 created_at: at,
                             })
+                            .cached()
                             .execute(conn)?;
                         balance
                     } else {
                         users::table
                             .find(user_id)
                             .select(users::tokens)
-                            .first(conn)?
+                            .get_result(conn)?
                     };
                     let key =
                         idempotency_keys::table.filter(idempotency_keys::charge_id.eq(&charge_ref));
@@ -231,6 +242,7 @@ macro_rules! chat_queries {
                         ChatStatus::Completed => {
                             diesel::update(key)
                                 .set(idempotency_keys::chat_id.eq(chat_row.id))
+                                .cached()
                                 .execute(conn)?;
                         }
                         ChatStatus::Interrupted => {
@@ -265,6 +277,7 @@ macro_rules! chat_queries {
                         chat_charges::closed_at.eq(at),
                     ))
                     .returning((chat_charges::user_id, chat_charges::amount))
+                    .cached()
                     .get_result(conn)
                     .optional()?;
                     let Some((user_id, amount)) = closed else {
@@ -272,6 +285,7 @@ macro_rules! chat_queries {
                     };
                     diesel::update(users::table.find(user_id))
                         .set(users::tokens.eq(users::tokens + amount))
+                        .cached()
                         .execute(conn)?;
                     diesel::insert_into(ledger_entries::table)
                         .values(NewLedgerEntry {
@@ -283,6 +297,7 @@ macro_rules! chat_queries {
                             actor_id: None,
                             created_at: at,
                         })
+                        .cached()
                         .execute(conn)?;
                     diesel::delete(
                         idempotency_keys::table.filter(idempotency_keys::charge_id.eq(&charge_ref)),
@@ -343,7 +358,7 @@ macro_rules! chat_queries {
                 idempotency_keys::table
                     .find((user_id.0, key))
                     .select(idempotency_keys::chat_id)
-                    .first::<Option<i64>>(conn)
+                    .get_result::<Option<i64>>(conn)
                     .optional()
                     .map(|found| found.map(|chat_id| chat_id.is_none()))
             }

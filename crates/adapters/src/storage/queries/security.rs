@@ -20,6 +20,7 @@ macro_rules! security_queries {
             };
 
             use crate::storage::{
+                cached::CacheStatement,
                 pool::{KeyLocks, WriteTransaction},
                 queries::security::{REASON_LOGOUT, REASON_REUSE_DETECTED, REASON_ROTATED},
                 schema::{login_sources, revoked_token_families, revoked_tokens, throttle_events},
@@ -58,6 +59,7 @@ macro_rules! security_queries {
                         revoked_token_families::expires_at.eq(token.family_expires_at.naive_utc()),
                     ))
                     .on_conflict_do_nothing()
+                    .cached()
                     .execute(conn)
                     .map(drop)
             }
@@ -79,6 +81,7 @@ macro_rules! security_queries {
                         revoked_tokens::expires_at.eq(token.jti_expires_at.naive_utc()),
                     ))
                     .on_conflict_do_nothing()
+                    .cached()
                     .execute(conn)
                     .map(|inserted| inserted == 1)
             }
@@ -106,7 +109,7 @@ macro_rules! security_queries {
                     let reason: String = revoked_tokens::table
                         .find(&jti)
                         .select(revoked_tokens::reason)
-                        .first(conn)?;
+                        .get_result(conn)?;
                     if reason == REASON_ROTATED {
                         revoke_family(conn, token, REASON_REUSE_DETECTED, now)?;
                         Ok(Rotation::ReuseDetected)
@@ -157,7 +160,7 @@ macro_rules! security_queries {
                         diesel::dsl::count_star(),
                         diesel::dsl::min(throttle_events::occurred_at),
                     ))
-                    .first::<(i64, Option<NaiveDateTime>)>(conn)?;
+                    .get_result::<(i64, Option<NaiveDateTime>)>(conn)?;
                 Ok(BucketUsage {
                     count: u64::try_from(count).unwrap_or(0),
                     oldest: oldest.map(|at| at.and_utc()),
@@ -201,6 +204,7 @@ macro_rules! security_queries {
                                     throttle_events::subject.eq(subject),
                                 ))
                                 .returning(throttle_events::id)
+                                .cached()
                                 .get_result::<i64>(conn)
                         })
                         .collect::<QueryResult<Vec<_>>>()?;
@@ -250,6 +254,7 @@ macro_rules! security_queries {
                     .on_conflict(login_sources::source)
                     .do_update()
                     .set(login_sources::last_success_at.eq(at))
+                    .cached()
                     .execute(conn)
                     .map(drop)
             }

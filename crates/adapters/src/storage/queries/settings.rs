@@ -28,7 +28,7 @@ macro_rules! settings_queries {
                     server_settings::table
                         .find(name)
                         .select(server_settings::value)
-                        .first(conn)
+                        .get_result(conn)
                 })
             }
         }

@@ -10,6 +10,7 @@ macro_rules! user_queries {
             use ports::{CreatedUser, NewUser, UserCredentials};
 
             use crate::storage::{
+                cached::CacheStatement,
                 error::is_unique_violation,
                 models::{NewLedgerEntry, NewUserRow, UserRow},
                 pool::WriteTransaction,
@@ -37,6 +38,7 @@ macro_rules! user_queries {
                             date_joined: joined_at,
                         })
                         .returning(UserRow::as_returning())
+                        .cached()
                         .get_result(conn)?;
                     if grant != 0 {
                         diesel::insert_into(ledger_entries::table)
@@ -49,6 +51,7 @@ macro_rules! user_queries {
                                 actor_id: None,
                                 created_at: joined_at,
                             })
+                            .cached()
                             .execute(conn)?;
                     }
                     Ok(row)
@@ -68,7 +71,7 @@ macro_rules! user_queries {
                 users::table
                     .filter(users::username_key.eq(key.as_str()))
                     .select(UserRow::as_select())
-                    .first(conn)
+                    .get_result(conn)
                     .optional()
                     .map(|row| row.map(UserRow::into_credentials))
             }
@@ -112,6 +115,7 @@ macro_rules! user_queries {
                         .filter(users::password_hash.eq(current)),
                 )
                 .set(users::password_hash.eq(new))
+                .cached()
                 .execute(conn)
                 .map(|n| n == 1)
             }
@@ -152,7 +156,7 @@ macro_rules! user_queries {
                 users::table
                     .find(id.0)
                     .select(UserRow::as_select())
-                    .first(conn)
+                    .get_result(conn)
                     .optional()
                     .map(|row| row.map(UserRow::into_user))
             }
