@@ -158,19 +158,7 @@ macro_rules! chat_queries {
             ) -> QueryResult<Settlement> {
                 let charge_ref = charge.0.to_string();
                 conn.write_transaction(|conn| {
-                    let closed: Option<(i64, i64)> = diesel::update(
-                        chat_charges::table
-                            .filter(chat_charges::id.eq(&charge_ref))
-                            .filter(chat_charges::status.eq(charge_status::PENDING)),
-                    )
-                    .set((
-                        chat_charges::status.eq(charge_status::SETTLED),
-                        chat_charges::closed_at.eq(at),
-                    ))
-                    .returning((chat_charges::user_id, chat_charges::amount))
-                    .cached()
-                    .get_result(conn)
-                    .optional()?;
+                    let closed = close_pending(conn, &charge_ref, charge_status::SETTLED, at)?;
                     let Some((user_id, reserved)) = closed else {
                         return Ok(Settlement::ChargeExpired);
                     };
@@ -267,19 +255,7 @@ macro_rules! chat_queries {
             ) -> QueryResult<bool> {
                 let charge_ref = charge.0.to_string();
                 conn.write_transaction(|conn| {
-                    let closed: Option<(i64, i64)> = diesel::update(
-                        chat_charges::table
-                            .filter(chat_charges::id.eq(&charge_ref))
-                            .filter(chat_charges::status.eq(charge_status::PENDING)),
-                    )
-                    .set((
-                        chat_charges::status.eq(charge_status::REFUNDED),
-                        chat_charges::closed_at.eq(at),
-                    ))
-                    .returning((chat_charges::user_id, chat_charges::amount))
-                    .cached()
-                    .get_result(conn)
-                    .optional()?;
+                    let closed = close_pending(conn, &charge_ref, charge_status::REFUNDED, at)?;
                     let Some((user_id, amount)) = closed else {
                         return Ok(false);
                     };
@@ -305,6 +281,30 @@ macro_rules! chat_queries {
                     .execute(conn)?;
                     Ok(true)
                 })
+            }
+
+            /// Moves charge `charge_ref` from pending to `status`, returning its user and reserved
+            /// amount; `None` when it was no longer pending (settled, refunded or swept already),
+            /// which is how exactly one of the settle, refund and sweep paths wins a charge.
+            fn close_pending(
+                conn: &mut $conn,
+                charge_ref: &str,
+                status: &str,
+                at: NaiveDateTime,
+            ) -> QueryResult<Option<(i64, i64)>> {
+                diesel::update(
+                    chat_charges::table
+                        .filter(chat_charges::id.eq(charge_ref))
+                        .filter(chat_charges::status.eq(charge_status::PENDING)),
+                )
+                .set((
+                    chat_charges::status.eq(status),
+                    chat_charges::closed_at.eq(at),
+                ))
+                .returning((chat_charges::user_id, chat_charges::amount))
+                .cached()
+                .get_result(conn)
+                .optional()
             }
 
             /// Pending charges whose deadline passed before `now`, oldest first, at most `limit`.
