@@ -2,8 +2,6 @@
 //! shapes, whole and streamed, on the same charge protocol as `/chatView/` (pricing, ledger,
 //! stored history, `Idempotency-Key`), with the client's own context.
 
-use std::sync::Arc;
-
 use adapters::responder::DummyResponder;
 use futures_util::future::join_all;
 use ports::Role;
@@ -15,7 +13,7 @@ use test_support::{Backend, on_every_backend};
 
 use crate::{
     helpers::*,
-    kit::Recording,
+    kit::recording_app,
     openai_compat::assert_openai_error,
     sse::{Event, Events},
 };
@@ -96,16 +94,7 @@ async fn a_completion_is_a_chat_charged_stored_and_answered_in_openais_shape(bac
 
 #[apply(on_every_backend)]
 async fn the_clients_messages_are_the_context_and_stored_history_is_not_added(backend: Backend) {
-    let recording = Arc::new(Recording::default());
-    let app = spawn_app_with(
-        backend,
-        |settings| {
-            settings.responder.system_prompt = Some("You are terse.".into());
-            settings.responder.context_messages = 2;
-        },
-        Overrides::responder(recording.clone()),
-    )
-    .await;
+    let (app, recording) = recording_app(backend).await;
     let session = app.signed_up("contextual").await;
     assert_eq!(
         app.chat(&session.access, "stored").await.status(),

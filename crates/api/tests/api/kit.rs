@@ -39,8 +39,9 @@ impl Responder for Recording {
     }
 }
 
-#[apply(on_every_backend)]
-async fn the_model_is_sent_the_system_prompt_and_the_last_exchanges_oldest_first(backend: Backend) {
+/// A service with a system prompt and two exchanges of memory, whose model records every request
+/// it is sent.
+pub async fn recording_app(backend: Backend) -> (TestApp, Arc<Recording>) {
     let recording = Arc::new(Recording::default());
     let app = spawn_app_with(
         backend,
@@ -51,6 +52,12 @@ async fn the_model_is_sent_the_system_prompt_and_the_last_exchanges_oldest_first
         Overrides::responder(recording.clone()),
     )
     .await;
+    (app, recording)
+}
+
+#[apply(on_every_backend)]
+async fn the_model_is_sent_the_system_prompt_and_the_last_exchanges_oldest_first(backend: Backend) {
+    let (app, recording) = recording_app(backend).await;
     let session = app.signed_up("rememberer").await;
     for message in ["one", "two", "three"] {
         assert_eq!(
